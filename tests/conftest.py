@@ -1,0 +1,36 @@
+"""Shared test fixtures: where the shared corpus lives, and the ffmpeg binary."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SUBALIGN_SHARED", REPO.parent / "shared"))
+CORPUS = SHARED / "corpus"
+GOLDEN = SHARED / "golden" / "forced_align"
+TIMIT = CORPUS / "timit_nltk_sample"
+
+
+def need(path: Path) -> Path:
+    """Skip the calling test with a reason when a shared data path is absent."""
+    if not path.exists():
+        pytest.skip(f"shared data not found: {path} (set SUBALIGN_SHARED)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    return need(CORPUS)
+
+
+@pytest.fixture(scope="session")
+def golden() -> Path:
+    return need(GOLDEN)
+
+
+@pytest.fixture(scope="session")
+def timit() -> Path:
+    return need(TIMIT)
