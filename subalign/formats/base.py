@@ -1,0 +1,74 @@
+"""What every output format shares: the Writer protocol and millisecond timing that never overlaps."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Protocol, runtime_checkable
+
+from subalign.types import Cue, WordSpan
+
+__all__ = ["Writer", "to_ms", "cue_lines", "cue_times_ms", "format_clock"]
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+@runtime_checkable
+class Writer(Protocol):
+    """An output format: the file extension it claims and how it renders words and cues to text.
+
+    ``render`` must be pure (no I/O): ``write_output`` renders first and writes only a complete
+    result, atomically.
+    """
+
+    extension: str
+
+    def render(
+        self, words: Sequence[WordSpan], cues: Sequence[Cue], meta: Mapping[str, Any]
+    ) -> str: ...
+
+
+def to_ms(seconds: float) -> int:
+    """Seconds to whole milliseconds, rounded half up as written (1.0005 -> 1001), never negative.
+
+    Rounding goes through the float's shortest decimal form, so it matches what a reader of the
+    seconds would expect rather than the binary value's tiny error.
+    """
+    ms = Decimal(repr(float(seconds))).scaleb(3).to_integral_value(rounding=ROUND_HALF_UP)
+    return max(0, int(ms))
+
+
+def cue_lines(cue: Cue) -> list[str]:
+    """The cue's non-empty lines, stripped, with any line break inside a line made a new line.
+
+    A blank line would end a cue block in SRT and WebVTT, so it is dropped.
+    """
+    out = []
+    for line in cue.lines:
+        out.extend(part.strip() for part in _LINE_BREAK.split(line))
+    return [line for line in out if line]
+
+
+def cue_times_ms(cues: Sequence[Cue]) -> list[tuple[int, int]]:
+    """Start and end of each cue in milliseconds: rounded, at least 1 ms long, never overlapping.
+
+    Rounding is monotonic, so ordered float times stay ordered; a cue that rounds to zero length
+    gets 1 ms, and a start that would fall before the previous end is moved to that end.
+    """
+    times = []
+    previous_end = 0
+    for cue in cues:
+        start = max(to_ms(cue.start), previous_end)
+        end = max(to_ms(cue.end), start + 1)
+        times.append((start, end))
+        previous_end = end
+    return times
+
+
+def format_clock(ms: int, separator: str) -> str:
+    """Milliseconds as HH:MM:SS<separator>mmm (hours grow past two digits when needed)."""
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{separator}{millis:03d}"

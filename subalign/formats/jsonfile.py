@@ -1,0 +1,73 @@
+"""JSON output: every word with its times and score, the cues as word indices, and run metadata."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from subalign.formats.base import cue_times_ms, to_ms
+from subalign.types import Cue, WordSpan
+
+
+def _seconds(ms: int) -> float:
+    """Whole milliseconds back to seconds, for a JSON number with at most three decimals."""
+    return ms / 1000
+
+
+def _word_indices(words: Sequence[WordSpan], cues: Sequence[Cue]) -> list[list[int]]:
+    """Index into ``words`` of each cue word, matched in order so repeated words map correctly."""
+    indices: list[list[int]] = []
+    position = 0
+    for number, cue in enumerate(cues, 1):
+        found = []
+        for word in cue.words:
+            at = position
+            while at < len(words) and not (words[at] is word or words[at] == word):
+                at += 1
+            if at == len(words):
+                raise ValueError(f"cue {number} holds the word {word.text!r}, not in the word list")
+            found.append(at)
+            position = at + 1
+        indices.append(found)
+    return indices
+
+
+class JsonWriter:
+    """Words, cues and meta as one UTF-8 JSON object.
+
+    Times are seconds rounded to milliseconds (cue times never overlap, as in SRT/WebVTT) and
+    scores are rounded to four decimals; a cue's ``words`` are indices into ``words``.
+    """
+
+    extension = ".json"
+
+    def render(
+        self, words: Sequence[WordSpan], cues: Sequence[Cue], meta: Mapping[str, Any]
+    ) -> str:
+        """Render the document; meta values JSON cannot hold (paths, ...) are written as strings."""
+        cue_words = _word_indices(words, cues)
+        times = cue_times_ms(cues)
+        document = {
+            "words": [
+                {
+                    "text": w.text,
+                    "start": _seconds(to_ms(w.start)),
+                    "end": _seconds(max(to_ms(w.end), to_ms(w.start))),
+                    "score": round(float(w.score), 4),
+                }
+                for w in words
+            ],
+            "cues": [
+                {
+                    "start": _seconds(start),
+                    "end": _seconds(end),
+                    "text": cue.text,
+                    "lines": list(cue.lines),
+                    "words": indices,
+                }
+                for cue, (start, end), indices in zip(cues, times, cue_words, strict=True)
+            ],
+            "meta": dict(meta),
+        }
+        return json.dumps(document, ensure_ascii=False, indent=2, default=str, allow_nan=False) + "\n"
