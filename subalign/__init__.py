@@ -1,3 +1,47 @@
-"""subalign: exact word and subtitle timings from media and text."""
+"""subalign: exact word and subtitle timings from media and text.
+
+    >>> import subalign
+    >>> result = subalign.align_media("talk.mp4", open("talk.txt").read())
+    >>> subalign.write_output("talk.srt", result.words, result.cues)
+
+Lower-level pieces: `forced_align` (batched CTC Viterbi, torchaudio's contract), `merge_tokens`,
+`group_cues`, `load_audio`; result types `TokenSpan`, `WordSpan`, `Cue`; errors derive from
+`SubalignError`.
+"""
 
 __version__ = "0.1.0"
+
+from .align import forced_align, forced_align_backend, merge_tokens  # noqa: E402
+from .cues import group_cues  # noqa: E402
+from .errors import (  # noqa: E402
+    AlignmentError,
+    MediaError,
+    ModelError,
+    OutputError,
+    SubalignError,
+    TranscriptError,
+)
+from .formats import write_output  # noqa: E402
+from .media import load_audio  # noqa: E402
+from .pipeline import Alignment, align_media  # noqa: E402
+from .types import Cue, TokenSpan, WordSpan  # noqa: E402
+
+__all__ = [
+    "Alignment",
+    "AlignmentError",
+    "Cue",
+    "MediaError",
+    "ModelError",
+    "OutputError",
+    "SubalignError",
+    "TokenSpan",
+    "TranscriptError",
+    "WordSpan",
+    "align_media",
+    "forced_align",
+    "forced_align_backend",
+    "group_cues",
+    "load_audio",
+    "merge_tokens",
+    "write_output",
+]

@@ -1,0 +1,115 @@
+"""The contract every acoustic model plugin meets, and the windowing they share.
+
+A model turns spoken words into token ids (`tokenize`) and a waveform into CTC log-probabilities
+(`emit`). Models that only accept a bounded amount of audio per call run in overlapping windows:
+each window carries extra context on both sides and only its core frames are kept, so the stitched
+frame sequence is complete, in order and without duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+
+@runtime_checkable
+class EmissionModel(Protocol):
+    """What the pipeline needs from an acoustic model."""
+
+    name: str
+    sample_rate: int
+    frame_seconds: float
+    vocabulary: Sequence[str]
+    blank: int
+
+    def tokenize(self, words: Sequence[str]) -> list[list[int]]:
+        """Token ids for each word's spoken form (an empty list when nothing is pronounceable)."""
+        ...
+
+    def emit(self, waveform: np.ndarray, progress: Callable[[float], None] | None = None) -> torch.Tensor:
+        """CTC log-probabilities (T, C) for a float32 mono waveform at `sample_rate`."""
+        ...
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model call: samples [start, stop) of which frames [keep_start, keep_stop) are kept.
+
+    Frame indices are global (frame k covers samples [k*hop, (k+1)*hop)).
+    """
+
+    start: int
+    stop: int
+    keep_start: int
+    keep_stop: int
+
+
+def plan_windows(num_samples: int, hop: int, window: int, context: int) -> list[Window]:
+    """Cut `num_samples` into model calls of at most `window` samples with `context` on each side.
+
+    A model that emits floor(n / hop) + 1 frames for n samples gives frame k of the whole file at
+    index k - start // hop of a window that starts on the hop grid, so windows start on multiples of
+    `hop`. Consecutive windows keep adjacent, non-overlapping frame ranges whose union is exactly
+    0 .. floor(num_samples / hop) (inclusive).
+    """
+    if hop <= 0 or window <= 0 or context < 0:
+        raise ValueError("hop and window must be positive and context non-negative")
+    total_frames = num_samples // hop + 1
+    window_frames = window // hop
+    context_frames = context // hop
+    core = window_frames - 2 * context_frames
+    if core <= 0:
+        raise ValueError(f"window ({window} samples) must be longer than twice the context ({context})")
+    if total_frames <= window_frames:
+        return [Window(0, num_samples, 0, total_frames)]
+    windows: list[Window] = []
+    keep = 0
+    while keep < total_frames:
+        start_frame = max(0, keep - context_frames)
+        stop_frame = start_frame + window_frames
+        if stop_frame >= total_frames:
+            # The last window reaches the end of the file and needs no right context: it keeps
+            # everything to the end, and starts early enough to be a full window.
+            start_frame = max(0, total_frames - window_frames)
+            windows.append(Window(start_frame * hop, num_samples, keep, total_frames))
+            break
+        keep_stop = stop_frame - context_frames
+        windows.append(Window(start_frame * hop, stop_frame * hop, keep, keep_stop))
+        keep = keep_stop
+    return windows
+
+
+def windowed_emissions(
+    run: Callable[[np.ndarray], np.ndarray],
+    waveform: np.ndarray,
+    hop: int,
+    window: int,
+    context: int,
+    progress: Callable[[float], None] | None = None,
+) -> torch.Tensor:
+    """Run `run` (samples -> (frames, C) log-probs) over overlapping windows and stitch the cores."""
+    plan = plan_windows(len(waveform), hop, window, context)
+    parts: list[np.ndarray] = []
+    for w in plan:
+        out = run(waveform[w.start : w.stop])
+        first = w.start // hop
+        lo, hi = w.keep_start - first, w.keep_stop - first
+        if out.shape[0] < hi:
+            raise RuntimeError(
+                f"model returned {out.shape[0]} frames for {w.stop - w.start} samples; expected "
+                f"at least {hi}"
+            )
+        parts.append(np.asarray(out[lo:hi], dtype=np.float32))
+        if progress is not None:
+            progress((w.keep_stop - w.keep_start) * hop)
+    return torch.from_numpy(np.concatenate(parts, axis=0))
+
+
+def iter_chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    """Consecutive slices of `items` of at most `size` elements."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

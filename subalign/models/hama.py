@@ -1,0 +1,100 @@
+"""The embedded acoustic model: hama's multilingual phoneme CTC model and its G2P.
+
+hama (PyPI, Apache-2.0) ships a ~5 MB phoneme recogniser (log-probs over an IPA vocabulary with
+`<blank>` and a word-boundary token `<wb>`, one frame per 320 samples = 20 ms at 16 kHz) and a
+G2P model that spells text in the same IPA tokens. The recogniser accepts at most 1500 frames
+(30 s) per call, so long audio runs in overlapping windows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import ModelError
+from .base import windowed_emissions
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+HOP = 320  # samples per output frame
+MAX_FRAMES = 1500  # the recogniser's hard limit per call (30 s); longer input is silently cut
+
+
+class HamaModel:
+    """hama phoneme CTC emissions + G2P tokenisation (English and Korean text)."""
+
+    name = "hama"
+    sample_rate = SAMPLE_RATE
+    frame_seconds = HOP / SAMPLE_RATE
+    languages = ("en", "ko")
+    license = "Apache-2.0 (weights ship inside the hama wheel)"
+
+    def __init__(self, window_seconds: float = 29.5, context_seconds: float = 4.0) -> None:
+        try:
+            import hama
+        except ImportError as exc:  # pragma: no cover - hama is a hard dependency
+            raise ModelError(f"the embedded model needs the 'hama' package: {exc}") from exc
+        if window_seconds * SAMPLE_RATE / HOP >= MAX_FRAMES:
+            raise ModelError(f"hama accepts at most {MAX_FRAMES * HOP / SAMPLE_RATE:.0f} s per call")
+        self._asr = hama.ASRModel()
+        self._g2p = hama.G2PModel()
+        self.vocabulary: list[str] = list(self._asr.decoder_tokens)
+        self.blank: int = self.vocabulary.index("<blank>")
+        self.word_boundary: int = self.vocabulary.index("<wb>")
+        self._ids = {tok: i for i, tok in enumerate(self.vocabulary)}
+        self._window = int(window_seconds * SAMPLE_RATE)
+        self._context = int(context_seconds * SAMPLE_RATE)
+        self._cache: dict[str, list[int]] = {}
+
+    # -- text -> tokens -------------------------------------------------------------------------
+    def tokenize(self, words: Sequence[str]) -> list[list[int]]:
+        """Phoneme ids for each spoken form; G2P runs once per distinct sub-word (cached)."""
+        return [self._tokenize_word(w) for w in words]
+
+    def _tokenize_word(self, spoken: str) -> list[int]:
+        ids: list[int] = []
+        for part in spoken.split():
+            cached = self._cache.get(part)
+            if cached is None:
+                result = self._g2p.predict(part)
+                cached = []
+                for al in result.alignments:
+                    tid = self._ids.get(al.phoneme)
+                    if tid is None or tid in (self.blank, self.word_boundary):
+                        log.debug("G2P token %r of %r is not in the recogniser's vocabulary", al.phoneme, part)
+                        continue
+                    cached.append(tid)
+                self._cache[part] = cached
+            ids.extend(cached)
+        return ids
+
+    # -- audio -> log-probs ---------------------------------------------------------------------
+    def num_frames(self, num_samples: int) -> int:
+        """Frames the recogniser emits for `num_samples` samples."""
+        return num_samples // HOP + 1
+
+    def emit(self, waveform: np.ndarray, progress: Callable[[float], None] | None = None) -> torch.Tensor:
+        """Log-probabilities (T, C) for a float32 mono 16 kHz waveform, T = len // 320 + 1."""
+        wav = np.ascontiguousarray(np.clip(np.asarray(waveform, dtype=np.float32), -1.0, 1.0))
+        if wav.ndim != 1:
+            raise ModelError("the waveform must be mono (one dimension)")
+        return windowed_emissions(
+            self._run, wav, HOP, self._window, self._context,
+            progress=(lambda n: progress(n / SAMPLE_RATE)) if progress else None,
+        )
+
+    def _run(self, samples: np.ndarray) -> np.ndarray:
+        asr = self._asr
+        feeds = {
+            asr._waveform_input_name: samples.reshape(1, -1),
+            asr._waveform_lengths_input_name: np.array([samples.shape[0]], dtype=np.int64),
+        }
+        log_probs, out_lengths = asr.session.run(
+            [asr._log_probs_output_name, asr._out_lengths_output_name], feeds
+        )
+        n = int(np.asarray(out_lengths).reshape(-1)[0])
+        return np.asarray(log_probs)[0, :n]
