@@ -5,8 +5,9 @@
     >>> subalign.write_output("talk.srt", result.words, result.cues)
 
 Lower-level pieces: `forced_align` (batched CTC Viterbi, torchaudio's contract), `merge_tokens`,
-`group_cues`, `load_audio`; result types `TokenSpan`, `WordSpan`, `Cue`; errors derive from
-`SubalignError`.
+`group_cues` (cues that keep a `CueStyle`: `NETFLIX`, `BBC`, `PLAIN`), `check_cues` (the rules
+they still break, as `Finding`s), `load_audio`; result types `TokenSpan`, `WordSpan`, `Cue`;
+errors derive from `SubalignError`.
 """
 
 __version__ = "0.1.0"
@@ -24,12 +25,20 @@ from .errors import (  # noqa: E402
 from .formats import write_output  # noqa: E402
 from .media import load_audio  # noqa: E402
 from .pipeline import Alignment, align_media  # noqa: E402
+from .rules import Finding, check_cues  # noqa: E402
+from .style import BBC, NETFLIX, PLAIN, CueStyle, CueStyleError, get_style  # noqa: E402
 from .types import Cue, TokenSpan, WordSpan  # noqa: E402
 
 __all__ = [
+    "BBC",
+    "NETFLIX",
+    "PLAIN",
     "Alignment",
     "AlignmentError",
     "Cue",
+    "CueStyle",
+    "CueStyleError",
+    "Finding",
     "MediaError",
     "ModelError",
     "OutputError",
@@ -38,8 +47,10 @@ __all__ = [
     "TranscriptError",
     "WordSpan",
     "align_media",
+    "check_cues",
     "forced_align",
     "forced_align_backend",
+    "get_style",
     "group_cues",
     "load_audio",
     "merge_tokens",

@@ -1,4 +1,4 @@
-"""Command line: `subalign align MEDIA TRANSCRIPT -o OUT`.
+"""Command line: `subalign align MEDIA TRANSCRIPT -o OUT [--style ...] [--report]`.
 
 User errors (SubalignError) print one line and exit 2; internal faults exit 1; `--debug` shows
 the traceback. Outputs are written atomically, so an interrupted or failed run leaves no file.
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .errors import SubalignError
+from .style import add_style_arguments, style_from_arguments
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--model", default="hama", metavar="NAME", help="acoustic model (default: hama, embedded)")
     a.add_argument("--language", default="en", metavar="LANG",
                    help="language of the transcript, for reading numbers and symbols (default en)")
+    add_style_arguments(a)
     for q in (p, a):
         q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bars")
@@ -56,14 +58,25 @@ def _cmd_align(args: argparse.Namespace, progress: bool) -> None:
 
     if args.audio_stream < 0:
         raise SubalignError("--audio-stream must be 0 or more")
+    style = style_from_arguments(args)
     inputs = [args.media] + ([args.transcript] if args.transcript != "-" else [])
     out = check_output_path(args.output, inputs=inputs)
     text = read_text(args.transcript)
     result = align_media(args.media, text, model=args.model, language=args.language,
-                   audio_stream=args.audio_stream, progress=progress)
+                   audio_stream=args.audio_stream, progress=progress, style=style)
     write_output(out, result.words, result.cues, inputs=inputs, meta=result.meta())
+    if args.report:
+        _print_report(result.report, len(result.cues))
     if progress:
         print(f"wrote {out} ({len(result.words)} words, {len(result.cues)} cues)", file=sys.stderr)
+
+
+def _print_report(findings: Sequence[object], n_cues: int) -> None:
+    """``--report``: one line per rule a cue breaks, or one line saying there are none."""
+    for finding in findings:
+        print(f"subalign: report: {finding}", file=sys.stderr)
+    if not findings:
+        print(f"subalign: report: all {n_cues} cues keep the style", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
