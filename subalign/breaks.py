@@ -10,7 +10,8 @@ Breaks: the place between two words is classified, best first: after a sentence 
 after clause punctuation, before a conjunction or preposition, anywhere else, at a place to avoid
 (after a preposition, auxiliary or number), and where a break must not fall (``NEVER``):
 
-* between an article or other determiner and its noun ("the | house", "my | car");
+* between an article, other determiner or possessive and its noun ("the | house", "my | car",
+  "Rachel's | talk");
 * between an adjective and its noun ("dark | suit", "lawful | wedded");
 * between a first and last name, a title and a name, or an initial and a name: two capitalised
   words in a row ("Winston | Smith", "Mr. | Meldrew", "J. | Smith");
@@ -54,7 +55,7 @@ _TITLE_WORDS = frozenset("sir lady lord miss mister madam madame saint king quee
 
 _ARTICLES = frozenset("a an the".split())
 _DETERMINERS = _ARTICLES | frozenset(
-    "this these those my your his her its our their every each either neither another "
+    "this these those my your his her its our their thy every each either neither another "
     "such whose".split()
 )
 _PREPOSITIONS = frozenset(
@@ -171,11 +172,14 @@ def _is_content(text: str) -> bool:
 
 def _never_reason(before: str, after: str, previous: str | None) -> str:
     """Why a break between ``before`` and ``after`` must not fall there, or "" when it may."""
-    if after[:1] in "—–-" or _has_trailing_punctuation(before) and not _is_title(before):
+    if after[:1] in "—–-" or (_has_trailing_punctuation(before) and not _is_title(before)
+                               and not _is_possessive(before)):
         return ""
     bare = _bare(before)
     if bare in _DETERMINERS and _is_content(after):
         return "article + noun" if bare in _ARTICLES else "determiner + noun"
+    if _is_possessive(before) and _is_content(after):
+        return "possessive + noun"
     if _is_title(before) and _capitalised(after):
         return "title + name"
     if (_capitalised(before) and _capitalised(after) and bare not in FUNCTION_WORDS
@@ -188,6 +192,18 @@ def _never_reason(before: str, after: str, previous: str | None) -> str:
     if _is_adjective(bare) and _is_content(after) and not _bare(after).endswith("ly"):
         return "adjective + noun"
     return ""
+
+
+def _is_possessive(text: str) -> bool:
+    """Whether a word is a possessive ("Rachel's", "the boys'"), not a contraction ("it's")."""
+    core = text.replace("’", "'").rstrip("\"”»)]}」』›")  # keep the apostrophe of "boys'"
+    if core.endswith("'s"):
+        stem = core[:-2]
+    elif core.endswith("s'"):
+        stem = core[:-1]
+    else:
+        return False
+    return any(ch.isalpha() for ch in stem) and _bare(stem) not in FUNCTION_WORDS | {"let"}
 
 
 def _is_title(text: str) -> bool:

@@ -64,7 +64,7 @@ _INNER_END_BAD = 3.0
 _INNER_PAUSE = 1.5
 _INNER_PAUSE_PER_SECOND = 2.0
 #: Cost per second of reading time a cue still lacks after extension (merge and split steps).
-_SHORTFALL_WEIGHT = 20.0
+_SHORTFALL_WEIGHT = 1000.0
 # Line cost terms (see wrap_lines).
 _BALANCE_WEIGHT = 12.0
 _BOTTOM_HEAVY_SLOPE = 0.1

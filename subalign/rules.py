@@ -52,16 +52,20 @@ class Finding:
 
     def as_dict(self) -> dict[str, object]:
         """The finding for the JSON report."""
+        value = self.value
+        if isinstance(value, float) and not math.isfinite(value):
+            value = "infinite"  # a cue of no duration; JSON has no infinity
         return {"cue": self.cue, "start": round(self.start, 3), "rule": self.rule,
-                "value": self.value, "limit": self.limit}
+                "value": value, "limit": self.limit}
 
     def __str__(self) -> str:
+        where = f"cue {self.cue} at {self.start:.3f} s"
         if isinstance(self.value, str):
-            return f"cue {self.cue} at {self.start:.3f} s: {self.rule} at '{self.value}' ({self.limit})"
-        op = "<" if self.rule in ("min_duration", "min_gap") else ">"
+            return f"{where}: {self.rule} at '{self.value}' ({self.limit})"
         if self.rule == "frame_grid":
-            return f"cue {self.cue} at {self.start:.3f} s: frame_grid: {self.value:.4f} s is off the {self.limit:g} fps grid"
-        return f"cue {self.cue} at {self.start:.3f} s: {self.rule} {_num(self.value)} {op} {_num(self.limit)}"
+            return f"{where}: frame_grid: {self.value:.4f} s is off the {self.limit:g} fps grid"
+        op = "<" if self.rule in ("min_duration", "min_gap") else ">"
+        return f"{where}: {self.rule} {_num(self.value)} {op} {_num(self.limit)}"
 
 
 def _num(x: float | str) -> str:
@@ -80,59 +84,57 @@ def _words(lines: Sequence[str]) -> list[list[str]]:
     return [line.split() for line in lines]
 
 
+def _check_one(cue: Cue, nxt: Cue | None, style: CueStyle) -> list[tuple[str, float | str, float | str]]:
+    """(rule, value, limit) for each rule one cue breaks; ``nxt`` is the cue after it, if any."""
+    out: list[tuple[str, float | str, float | str]] = []
+    lines = [line for line in cue.lines if line.strip()]
+    words = _words(lines)
+    duration = cue.end - cue.start
+    if len(lines) > style.max_lines:
+        out.append(("max_lines", len(lines), style.max_lines))
+    widest = max((width(line) for line in lines), default=0)
+    if widest > style.max_chars:
+        out.append(("max_chars", widest, style.max_chars))
+    if duration < style.min_duration - _TOLERANCE:
+        out.append(("min_duration", duration, style.min_duration))
+    if duration > style.max_duration + _TOLERANCE:
+        out.append(("max_duration", duration, style.max_duration))
+    # Reading speed: compare times, not rates, so the tolerance means the same as for durations.
+    chars = sum(width(line) for line in lines)
+    if style.max_cps and chars and duration + _TOLERANCE < chars / style.max_cps:
+        out.append(("max_cps", chars / duration if duration > 0 else math.inf, style.max_cps))
+    n_words = sum(len(w) for w in words)
+    if style.max_wpm and n_words and duration + _TOLERANCE < n_words * 60 / style.max_wpm:
+        out.append(("max_wpm", n_words * 60 / duration if duration > 0 else math.inf, style.max_wpm))
+    if style.grid:
+        out.extend(("frame_grid", t, style.grid) for t in (cue.start, cue.end)
+                   if not _on_grid(t, style.grid))
+    for upper, lower in zip(words, words[1:], strict=False):
+        if upper and lower:
+            kind = classify(upper[-1], lower[0], upper[-2] if len(upper) > 1 else None)
+            if kind.kind == NEVER:
+                out.append(("line_break", f"{upper[-1]} | {lower[0]}", kind.reason))
+    if nxt is not None:
+        if nxt.start - cue.end < style.min_gap - _TOLERANCE:
+            out.append(("min_gap", nxt.start - cue.end, style.min_gap))
+        flat = [w for line in words for w in line]
+        following = [w for line in _words(nxt.lines) for w in line]
+        if flat and following:
+            kind = classify(flat[-1], following[0], flat[-2] if len(flat) > 1 else None)
+            if kind.kind == NEVER:
+                out.append(("cue_break", f"{flat[-1]} | {following[0]}", kind.reason))
+    return out
+
+
 def check_cues(cues: Sequence[Cue], style: CueStyle) -> list[Finding]:
     """Every rule of ``style`` that ``cues`` break, in cue order (see the module docstring)."""
-    findings: list[Finding] = []
-    grid = style.grid
-    gap = style.min_gap
+    findings = []
     for number, cue in enumerate(cues, 1):
-        def add(rule: str, value: float | str, limit: float | str, *, _n: int = number,
-                _s: float = cue.start) -> None:
-            if isinstance(value, float):
+        nxt = cues[number] if number < len(cues) else None
+        for rule, value, limit in _check_one(cue, nxt, style):
+            if isinstance(value, float) and math.isfinite(value):
                 value = round(value, 4)
-            findings.append(Finding(_n, _s, rule, value, limit))
-
-        lines = [line for line in cue.lines if line.strip()]
-        words = _words(lines)
-        duration = cue.end - cue.start
-        if len(lines) > style.max_lines:
-            add("max_lines", len(lines), style.max_lines)
-        widest = max((width(line) for line in lines), default=0)
-        if widest > style.max_chars:
-            add("max_chars", widest, style.max_chars)
-        if duration < style.min_duration - _TOLERANCE:
-            add("min_duration", duration, round(style.min_duration, 4))
-        if duration > style.max_duration + _TOLERANCE:
-            add("max_duration", duration, style.max_duration)
-        chars = sum(width(line) for line in lines)
-        n_words = sum(len(w) for w in words)
-        if style.max_cps and chars:
-            cps = chars / duration if duration > 0 else math.inf
-            # compare times, not rates, so the tolerance means the same as for durations
-            if duration + _TOLERANCE < chars / style.max_cps:
-                add("max_cps", cps, style.max_cps)
-        if style.max_wpm and n_words:
-            wpm = n_words * 60 / duration if duration > 0 else math.inf
-            if duration + _TOLERANCE < n_words * 60 / style.max_wpm:
-                add("max_wpm", wpm, style.max_wpm)
-        if grid:
-            for t in (cue.start, cue.end):
-                if not _on_grid(t, grid):
-                    add("frame_grid", t, grid)
-        for upper, lower in zip(words, words[1:], strict=False):
-            if upper and lower:
-                previous = upper[-2] if len(upper) > 1 else None
-                kind = classify(upper[-1], lower[0], previous)
-                if kind.kind == NEVER:
-                    add("line_break", f"{upper[-1]} | {lower[0]}", kind.reason)
-        if number < len(cues):
-            nxt = cues[number]
-            if nxt.start - cue.end < gap - _TOLERANCE:
-                add("min_gap", nxt.start - cue.end, round(gap, 4))
-            following = _words([line for line in nxt.lines if line.strip()])
-            flat = [w for line in words for w in line]
-            if flat and following and following[0]:
-                kind = classify(flat[-1], following[0][0], flat[-2] if len(flat) > 1 else None)
-                if kind.kind == NEVER:
-                    add("cue_break", f"{flat[-1]} | {following[0][0]}", kind.reason)
+            if isinstance(limit, float):
+                limit = round(limit, 4)
+            findings.append(Finding(number, cue.start, rule, value, limit))
     return findings

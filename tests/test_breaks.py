@@ -40,6 +40,9 @@ def test_width_counts_what_a_reader_sees(text, expected):
     ("an", "orange", "ate", "article + noun"),
     ("The", "committee", None, "article + noun"),
     ("their", "voices", "raised", "determiner + noun"),
+    ("Rachel's", "talk.", "after", "possessive + noun"),
+    ("world’s", "fresh", "the", "possessive + noun"),
+    ("boys'", "bikes", "the", "possessive + noun"),
     ("dark", "suit", "your", "adjective + noun"),
     ("famous", "writer", "a", "adjective + noun"),            # suffix rule
     ("beautiful", "garden", "a", "adjective + noun"),
@@ -75,6 +78,8 @@ def test_never_breaks(before, after, previous, reason):
     ("3", "people", "saw", AVOID),                             # number + noun
     ("1999", "he", "in", PLAIN),                               # number, then no noun
     ("saw", "you", "I", PLAIN),
+    ("it's", "raining", None, PLAIN),                          # a contraction, not a possessive
+    ("that's", "true", "and", PLAIN),
     ("you", "yesterday", "saw", PLAIN),                        # "you" as an object
     ("it", "now", "do", PLAIN),
     ("the", "very", "was", PLAIN),                             # no noun after the article

@@ -98,3 +98,9 @@ def test_finding_as_dict_and_message():
     assert str(short) == "cue 1 at 0.000 s: min_duration 0.5 < 0.833"
     text = Finding(cue=2, start=1.0, rule="line_break", value="the | house", limit="article + noun")
     assert str(text) == "cue 2 at 1.000 s: line_break at 'the | house' (article + noun)"
+
+
+def test_a_cue_of_no_duration_is_reported_and_still_writes_as_json():
+    (dur, cps) = check_cues([cue(1.0, 1.0, "Flash.")], NETFLIX)
+    assert (dur.rule, cps.rule, cps.value) == ("min_duration", "max_cps", float("inf"))
+    assert json.loads(json.dumps(cps.as_dict(), allow_nan=False))["value"] == "infinite"
