@@ -44,7 +44,8 @@ CLOSERS = "\"'”’»)]}」』›"
 _OPENERS = "\"'“‘«([{„‚‹「『¿¡"
 _SENTENCE_END = re.compile(rf"[.!?…。！？‽][{re.escape(CLOSERS)}]*$")
 _CLAUSE_END = re.compile(rf"[,;:—–،、，；：][{re.escape(CLOSERS)}]*$")
-_TRAILING_PUNCT = re.compile(rf"[^\w{re.escape(CLOSERS)}][{re.escape(CLOSERS)}]*$|[{re.escape(CLOSERS)}]$")
+_C = re.escape(CLOSERS)
+_TRAILING_PUNCT = re.compile(rf"[^\w{_C}][{_C}]*$|[{_C}]$")
 _NUMBER = re.compile(r"^[$€£¥₹#+-]?\d[\d.,:]*(?:%|st|nd|rd|th|s|k|m|bn)?$", re.IGNORECASE)
 
 # Words ending in "." that rarely end a sentence (lower-case, without the final dot).
@@ -240,6 +241,7 @@ def classify(before: str, after: str, previous: str | None = None, gap: float = 
     if _bare(after) in STARTERS:
         return Break(BEFORE_STARTER)
     bare = _bare(before)
-    if bare in _PREPOSITIONS or bare in _AUXILIARIES or (_NUMBER.match(bare) and _is_content(after)):
+    if (bare in _PREPOSITIONS or bare in _AUXILIARIES
+            or (_NUMBER.match(bare) and _is_content(after))):
         return Break(AVOID)
     return Break(PLAIN)

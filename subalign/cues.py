@@ -72,27 +72,29 @@ _EPS = 1e-9
 
 
 class _Clock:
-    """Times on the frame grid when there is one: ``down``/``up`` snap, ``tick`` is one frame."""
+    """Times on the frame grid when there is one, else on the millisecond grid that SRT and
+    WebVTT can hold (so writing a cue never shortens it): ``down``/``up`` snap, ``tick`` is the
+    shortest cue (one frame, or ``MIN_CUE_SECONDS``)."""
 
     def __init__(self, fps: float | None) -> None:
-        self.fps = fps
+        self.rate = fps or 1000.0
         self.tick = 1 / fps if fps else MIN_CUE_SECONDS
 
     def down(self, t: float) -> float:
-        if not self.fps or not math.isfinite(t):
+        if not math.isfinite(t):
             return t
-        return math.floor(t * self.fps + 1e-6) / self.fps
+        return math.floor(t * self.rate + 1e-6) / self.rate
 
     def up(self, t: float) -> float:
-        if not self.fps or not math.isfinite(t):
+        if not math.isfinite(t):
             return t
-        return math.ceil(t * self.fps - 1e-6) / self.fps
+        return math.ceil(t * self.rate - 1e-6) / self.rate
 
     def norm(self, t: float) -> float:
         """A sum of grid times put back exactly on the grid."""
-        if not self.fps or not math.isfinite(t):
+        if not math.isfinite(t):
             return t
-        return round(t * self.fps) / self.fps
+        return round(t * self.rate) / self.rate
 
 
 @dataclass
@@ -192,7 +194,7 @@ class _Plan:
         self.kept = kept
         self.style = style
         self.clock = _Clock(style.grid)
-        self.gap = self.clock.norm(style.min_gap)
+        self.gap = self.clock.up(style.min_gap)
         self.texts = [display(w.text) for w in kept]
         self.widths = [width(t) for t in self.texts]
         self.starts: list[float] = []
@@ -365,8 +367,9 @@ def _repair(plan: _Plan, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def _timed_cues(plan: _Plan, spans: Sequence[tuple[int, int]]) -> list[Cue]:
     """Step 2: give each cue its in and out times and wrap its lines.
 
-    In-time: the first word's start (snapped down to the frame grid), and never sooner than the
-    gap after the previous cue. Out-time: the last word's end (snapped up), extended into the
+    In-time: the first word's start (snapped down to the frame grid, or to the millisecond), and
+    never sooner than the gap after the previous cue. Out-time: the last word's end (snapped up),
+    extended into the
     following silence until the cue has its reading time (``min_duration``, characters at
     ``max_cps``, words at ``max_wpm``), but never past ``max_duration`` (a longer utterance keeps
     its end), never nearer the next cue than the gap and never past the end of the media; at least

@@ -84,9 +84,12 @@ def _words(lines: Sequence[str]) -> list[list[str]]:
     return [line.split() for line in lines]
 
 
-def _check_one(cue: Cue, nxt: Cue | None, style: CueStyle) -> list[tuple[str, float | str, float | str]]:
+_Broken = tuple[str, float | str, float | str]  # rule, value, limit
+
+
+def _check_one(cue: Cue, nxt: Cue | None, style: CueStyle) -> list[_Broken]:
     """(rule, value, limit) for each rule one cue breaks; ``nxt`` is the cue after it, if any."""
-    out: list[tuple[str, float | str, float | str]] = []
+    out: list[_Broken] = []
     lines = [line for line in cue.lines if line.strip()]
     words = _words(lines)
     duration = cue.end - cue.start
@@ -105,7 +108,8 @@ def _check_one(cue: Cue, nxt: Cue | None, style: CueStyle) -> list[tuple[str, fl
         out.append(("max_cps", chars / duration if duration > 0 else math.inf, style.max_cps))
     n_words = sum(len(w) for w in words)
     if style.max_wpm and n_words and duration + _TOLERANCE < n_words * 60 / style.max_wpm:
-        out.append(("max_wpm", n_words * 60 / duration if duration > 0 else math.inf, style.max_wpm))
+        wpm = n_words * 60 / duration if duration > 0 else math.inf
+        out.append(("max_wpm", wpm, style.max_wpm))
     if style.grid:
         out.extend(("frame_grid", t, style.grid) for t in (cue.start, cue.end)
                    if not _on_grid(t, style.grid))

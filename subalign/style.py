@@ -14,7 +14,8 @@ frame grid), as one frozen ``CueStyle`` with three presets.
   are spoken, with no reading-speed rule, no minimum duration, no gap and no frame grid.
 
 Frames: ``fps`` is the video's frame rate. With it (and ``snap``), every in and out time lies on
-the grid ``k / fps``; without it (audio only) times are not snapped and the gap is counted at
+the grid ``k / fps``; without it (audio only) times are not snapped to frames (only kept to
+whole milliseconds, as subtitle files hold them) and the gap is counted at
 ``DEFAULT_FPS`` (25). NTSC rates given rounded (23.976, 29.97, 59.94...) are read as the exact
 ``n * 1000 / 1001``, so the grid does not drift over an hour.
 """
@@ -52,8 +53,8 @@ def _exact_fps(fps: float) -> float:
 class CueStyle:
     """The limits cues are made to keep, and checked against (see the module docstring).
 
-    ``max_cps`` / ``max_wpm``: reading speed, ``None`` (or 0) for no limit. ``min_gap_frames``: frames
-    between one cue's out-time and the next in-time. ``pause``: a silence at least this long
+    ``max_cps`` / ``max_wpm``: reading speed, ``None`` (or 0) for no limit. ``min_gap_frames``:
+    frames between one cue's out-time and the next in-time. ``pause``: a silence at least this long
     (seconds) is a good place to end a cue.
     """
 
@@ -72,11 +73,11 @@ class CueStyle:
     def __post_init__(self) -> None:
         problems = []
         if not isinstance(self.max_chars, int) or self.max_chars < 1:
-            problems.append(f"max_chars must be a whole number of at least 1 (got {self.max_chars})")
+            problems.append(f"max_chars must be a whole number, at least 1 (got {self.max_chars})")
         if not isinstance(self.max_lines, int) or self.max_lines < 1:
-            problems.append(f"max_lines must be a whole number of at least 1 (got {self.max_lines})")
+            problems.append(f"max_lines must be a whole number, at least 1 (got {self.max_lines})")
         if not (math.isfinite(self.max_duration) and self.max_duration > 0):
-            problems.append(f"max_duration must be a positive number of seconds (got {self.max_duration})")
+            problems.append(f"max_duration must be positive seconds (got {self.max_duration})")
         elif not 0 <= self.min_duration <= self.max_duration:
             problems.append(
                 f"min_duration must be between 0 and max_duration ({self.max_duration:g} s) "
@@ -104,7 +105,7 @@ class CueStyle:
 
     @property
     def grid(self) -> float | None:
-        """The frame rate times are snapped to, or None when they are not snapped."""
+        """The frame rate times are snapped to, or None when they are not snapped to frames."""
         return self.fps if self.snap and self.fps else None
 
     @property

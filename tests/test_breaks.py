@@ -98,7 +98,8 @@ def test_a_pause_is_a_good_break_unless_a_never_rule_holds():
 
 @pytest.mark.parametrize(("word", "ends"), [
     ("end.", True), ("really?!", True), ("so…", True), ("said.”", True), ("了。", True),
-    ("Dr.", False), ("J.", False), ("e.g.", False), ("3.5", False), ("wait...", True), ("and", False),
+    ("Dr.", False), ("J.", False), ("e.g.", False), ("3.5", False), ("wait...", True),
+    ("and", False),
 ])
 def test_sentence_ends(word, ends):
     assert is_sentence_end(word) is ends

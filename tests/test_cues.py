@@ -316,7 +316,7 @@ def test_fast_cue_is_extended_into_the_following_silence_just_enough():
     text = "This sentence is said rather quickly."  # 37 characters: 37/17 s to read
     words = say(text, 1.0, 2.5) + say("Next.", 6.0, 6.4)
     cues = group_cues(words)
-    assert cues[0].end == pytest.approx(1.0 + 37 / 17)
+    assert cues[0].end == math.ceil((1.0 + 37 / 17) * 1000) / 1000  # up to the millisecond
     assert group_cues(words, PLAIN)[0].end == pytest.approx(2.48)  # plain: as spoken
     video = group_cues(words, fps=25)
     assert video[0].start == 1.0 and video[0].end == pytest.approx(3.2)  # 2.176 s, up to a frame
@@ -343,7 +343,8 @@ def test_a_cue_too_fast_to_read_merges_with_its_neighbour():
     assert [c.lines for c in apart] == [(first,), (second,)]  # nicer, when speed does not matter
     cues = group_cues(words)
     assert [c.lines for c in cues] == [(first, second)]  # 40 chars need 2.35 s; 2.32 s were free
-    assert cues[0].end == pytest.approx(79 / 17) and report_rules(cues, NETFLIX) == []  # 40 + 39
+    assert cues[0].end == pytest.approx(79 / 17, abs=0.001)  # 40 + 39 characters at 17 cps
+    assert report_rules(cues, NETFLIX) == []
 
 
 def test_a_merge_that_does_not_give_the_time_is_not_made():
@@ -387,6 +388,14 @@ def test_times_sit_on_the_frame_grid_with_the_gap_in_frames(fps):
         assert round((b.start - a.end) * fps) >= 2
     times = [(c.start, c.end) for c in cues]
     assert set(report_rules(cues, style)) == cuecheck.violations(times, [c.lines for c in cues], style)
+
+
+def test_without_video_times_are_whole_milliseconds_so_files_keep_them():
+    words = speak(PARAGRAPH, word=0.2371, gap=0.0333)
+    for style in (NETFLIX, BBC, PLAIN):
+        for c in group_cues(words, style):
+            for t in (c.start, c.end):
+                assert t * 1000 == pytest.approx(round(t * 1000), abs=1e-6)
 
 
 def test_the_last_cue_stops_at_the_end_of_the_media():

@@ -29,7 +29,8 @@ def ffmpeg(*args: str) -> None:
 def concatenate(speaker: Path, out: Path) -> str:
     """All utterances of a TIMIT speaker in one WAV (with their own silences); return the text."""
     utterances = sorted(speaker.glob("s[aix]*.txt"))
-    wavs = [u.with_suffix(".wav") for u in utterances if u.with_suffix(".wav").read_bytes()[:4] == b"RIFF"]
+    wavs = [u.with_suffix(".wav") for u in utterances
+            if u.with_suffix(".wav").read_bytes()[:4] == b"RIFF"]  # one of TIMIT's is SPHERE
     listing = out.with_suffix(".list")
     listing.write_text("".join(f"file '{w}'\n" for w in wavs))
     ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c:a", "pcm_s16le", str(out))
@@ -68,7 +69,7 @@ def test_video_cues_keep_the_netflix_rules_or_report_them(video_run):
     assert len(times) >= 8
     expected = cuecheck.violations(times, lines, netflix)
     reported = {(f["cue"], f["rule"]) for f in data["report"]}
-    assert reported == expected
+    assert reported == expected  # so no line_break or cue_break either: none was needed here
     # The hard rules hold outright: frame grid, 2-frame gap, layout, maximum duration.
     for start, end in times:
         for t in (start, end):
@@ -83,7 +84,8 @@ def test_video_cues_keep_the_netflix_rules_or_report_them(video_run):
         assert number < len(times)
         assert times[number][0] - times[number - 1][1] <= 2 / NTSC_FILM + MS
     # --report printed one line per finding, the same ones.
-    printed = [line for line in video_run["stderr"].splitlines() if line.startswith("subalign: report:")]
+    printed = [line for line in video_run["stderr"].splitlines()
+               if line.startswith("subalign: report:")]
     if data["report"]:
         assert len(printed) == len(data["report"])
         for line, finding in zip(printed, data["report"], strict=True):
@@ -184,5 +186,6 @@ def test_bad_style_options_exit_2_with_one_line_before_any_work(tmp_path, capsys
     code = main(["align", str(tmp_path / "missing.mp4"), str(tmp_path / "missing.txt"),
                  "-o", str(out), *option])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and err.startswith("subalign: error: ") and word in err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("subalign: error: ")
+    assert word in err
     assert not out.exists()

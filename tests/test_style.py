@@ -23,7 +23,8 @@ from subalign.style import (
 
 
 def test_presets_carry_the_published_numbers():
-    assert (NETFLIX.max_chars, NETFLIX.max_lines, NETFLIX.max_cps, NETFLIX.min_gap_frames) == (42, 2, 17, 2)
+    assert (NETFLIX.max_chars, NETFLIX.max_lines, NETFLIX.max_cps) == (42, 2, 17)
+    assert NETFLIX.min_gap_frames == 2
     assert NETFLIX.min_duration == pytest.approx(5 / 6) and NETFLIX.max_duration == 7.0
     assert NETFLIX.snap and NETFLIX.fps is None and NETFLIX.max_wpm is None
     assert (BBC.max_chars, BBC.max_lines, BBC.max_wpm, BBC.max_cps) == (37, 2, 180, None)
@@ -107,6 +108,7 @@ def test_command_line_options_build_the_style():
     assert (style.name, style.max_chars, style.max_wpm, style.min_gap_frames) == ("bbc", 40, 160, 3)
     assert style.fps == 30000 / 1001 and args.report
     assert style_from_arguments(_parse("--max-cps", "0")).max_cps is None
-    assert style_from_arguments(_parse("--min-duration", "1", "--max-duration", "5")).max_duration == 5
+    style = style_from_arguments(_parse("--min-duration", "1", "--max-duration", "5"))
+    assert (style.min_duration, style.max_duration) == (1, 5)
     with pytest.raises(CueStyleError, match="min_duration"):
         style_from_arguments(_parse("--min-duration", "9"))
