@@ -15,7 +15,7 @@ from .align.words import align_words, build_targets, check_fits
 from .cues import group_cues
 from .errors import TranscriptError
 from .media import load_audio, probe
-from .models import DEFAULT_MODEL, get_model
+from .plugins import DEFAULT_MODEL, load_model, tokenize_words
 from .progress import bar
 from .text import split_words
 from .types import Cue, WordSpan
@@ -31,6 +31,7 @@ class Alignment:
     model: str
     backend: str
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    device: str = "cpu"
 
     def meta(self) -> dict:
         """What the JSON output records about how the alignment was made."""
@@ -39,6 +40,7 @@ class Alignment:
         return {
             "subalign": __version__,
             "model": self.model,
+            "device": self.device,
             "backend": self.backend,
             "duration": round(self.duration, 3),
         }
@@ -58,21 +60,27 @@ def align_media(
     *,
     model: str = DEFAULT_MODEL,
     language: str = "en",
+    device: str = "auto",
+    dtype: str = "auto",
     audio_stream: int = 0,
     progress: bool = False,
 ) -> Alignment:
-    """Align `text` (a plain transcript) to the audio of `media` and group the words into cues."""
+    """Align `text` (a plain transcript) to the audio of `media` and group the words into cues.
+
+    `model` is ``NAME[:ARG]`` (see `subalign models`); `device` (auto, cpu, cuda[:N]) and `dtype`
+    (auto, float32, float16, bfloat16) go to models that run on torch.
+    """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     info = probe(media)
     words = split_words(text, language=language)
-    acoustic = get_model(model)
+    acoustic = load_model(model, device, dtype)
     separator = getattr(acoustic, "word_boundary", None)
 
     with bar("phonemes", len(words), "words", progress) as b:
         word_tokens = []
         for w in words:
-            word_tokens.append(acoustic.tokenize([w.spoken])[0])
+            word_tokens.append(tokenize_words(acoustic, [w.spoken], language)[0])
             if b is not None:
                 b.update(1)
     targets, _ = build_targets(word_tokens, separator)
@@ -104,4 +112,5 @@ def align_media(
     spans = [WordSpan(s.text, min(s.start, duration), min(s.end, duration), s.score) for s in spans]
     cues = [_within(c, duration) for c in group_cues(spans)]
     timings["align"] = time.perf_counter() - t3
-    return Alignment(spans, cues, duration, acoustic.name, forced_align_backend(), timings)
+    return Alignment(spans, cues, duration, acoustic.name, forced_align_backend(), timings,
+                     device=str(getattr(acoustic, "device", "cpu")))
