@@ -194,12 +194,18 @@ class VocabTokenizer:
         """Greedy longest-match segmentation of one whitespace-free part."""
         ids: list[int] = []
         i = 0
+        if self.sentencepiece:  # a word starts with a `▁` piece, or the bare `▁` token
+            for n in range(min(self._max_len - 1, len(part)), 0, -1):
+                if "▁" + part[:n] in self._ids:
+                    ids.append(self._ids["▁" + part[:n]])
+                    i = n
+                    break
+            else:
+                if "▁" in self._ids:
+                    ids.append(self._ids["▁"])
         while i < len(part):
             for n in range(min(self._max_len, len(part) - i), 0, -1):
                 piece = part[i : i + n]
-                if i == 0 and self.sentencepiece and "▁" + piece in self._ids:
-                    ids.append(self._ids["▁" + piece])
-                    break
                 if i > 0 and self.wordpiece and "##" + piece in self._ids:
                     ids.append(self._ids["##" + piece])
                     break
