@@ -144,6 +144,25 @@ class HFModel:
         self.name = f"hf:{model}"
         source, local_only = self._locate(model)
         net, tokenizer, extractor = self._load(transformers, model, source, local_only)
+        self._setup(net, tokenizer, extractor, model, batch_size, window_seconds, context_seconds)
+
+    @classmethod
+    def from_objects(
+        cls, net: Any, tokenizer: Any, extractor: Any = None, *, name: str = "hf:custom",
+        device: str = "auto", dtype: str = "auto", batch_size: int | None = None,
+        window_seconds: float = 30.0, context_seconds: float = 3.0,
+    ) -> HFModel:
+        """Wrap an already built transformers CTC model, tokenizer and feature extractor (e.g. a
+        randomly initialised one in a benchmark) without saving it to disk."""
+        self = cls.__new__(cls)
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.name = name
+        self._setup(net, tokenizer, extractor, name, batch_size, window_seconds, context_seconds)
+        return self
+
+    def _setup(self, net: Any, tokenizer: Any, extractor: Any, model: str, batch_size: int | None,
+               window_seconds: float, context_seconds: float) -> None:
         config = net.config
 
         head = getattr(net, "lm_head", None)
