@@ -1,4 +1,4 @@
-"""Command line: `subalign align MEDIA TRANSCRIPT -o OUT [--style ...] [--report]`.
+"""Command line: `subalign align MEDIA TRANSCRIPT -o OUT [--style ...] [--report]`, `subalign models`.
 
 User errors (SubalignError) print one line and exit 2; internal faults exit 1; `--debug` shows
 the traceback. Outputs are written atomically, so an interrupted or failed run leaves no file.
@@ -20,6 +20,22 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 1
 
 
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Add --model, --device and --dtype (shared by align and sync); see `model_kwargs`."""
+    parser.add_argument("--model", default="hama", metavar="NAME[:ARG]",
+                        help="acoustic model: hama (default, embedded), mms, hf:<model id or folder>, "
+                        "or an installed plugin; 'subalign models' lists them")
+    parser.add_argument("--device", default="auto", metavar="DEV",
+                        help="where torch models run: auto (CUDA if available), cpu, cuda, cuda:N")
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"),
+                        help="precision of torch models (auto: float16 on CUDA, float32 on CPU)")
+
+
+def model_kwargs(args: argparse.Namespace) -> dict[str, str]:
+    """The model options parsed by `add_model_options`, as keyword arguments of `align_media`."""
+    return {"model": args.model, "device": args.device, "dtype": args.dtype}
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="subalign",
@@ -39,11 +55,19 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (.srt, .vtt or .json)")
     a.add_argument("--audio-stream", type=int, default=0, metavar="N",
                    help="which audio stream of MEDIA to use, counting from 0 (default 0)")
-    a.add_argument("--model", default="hama", metavar="NAME", help="acoustic model (default: hama, embedded)")
+    add_model_options(a)
     a.add_argument("--language", default="en", metavar="LANG",
-                   help="language of the transcript, for reading numbers and symbols (default en)")
+                   help="language of the transcript (ISO 639 code), for its pronunciation and for "
+                   "reading numbers and symbols (default en)")
     add_style_arguments(a)
-    for q in (p, a):
+
+    m = sub.add_parser(
+        "models",
+        help="list the installed acoustic models (languages, rates, licences, local weights)",
+        description="List acoustic model plugins, or describe NAME[:ARG] (e.g. hf:<id>) in detail.",
+    )
+    m.add_argument("specs", nargs="*", metavar="NAME[:ARG]", help="models to describe (default: all)")
+    for q in (p, a, m):
         q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bars")
         q.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -62,8 +86,8 @@ def _cmd_align(args: argparse.Namespace, progress: bool) -> None:
     inputs = [args.media] + ([args.transcript] if args.transcript != "-" else [])
     out = check_output_path(args.output, inputs=inputs)
     text = read_text(args.transcript)
-    result = align_media(args.media, text, model=args.model, language=args.language,
-                   audio_stream=args.audio_stream, progress=progress, style=style)
+    result = align_media(args.media, text, language=args.language, audio_stream=args.audio_stream,
+                         progress=progress, style=style, **model_kwargs(args))
     write_output(out, result.words, result.cues, inputs=inputs, meta=result.meta())
     if args.report:
         _print_report(result.report, len(result.cues))
@@ -79,6 +103,32 @@ def _print_report(findings: Sequence[object], n_cues: int) -> None:
         print(f"subalign: report: all {n_cues} cues keep the style", file=sys.stderr)
 
 
+def _cmd_models(args: argparse.Namespace) -> None:
+    from .plugins import describe_model, list_models, model_registry, parse_model_spec
+
+    if args.specs:
+        infos = []
+        for spec in args.specs:
+            name, arg = parse_model_spec(spec)
+            if name not in model_registry():
+                raise SubalignError(f"unknown model {name!r}; run 'subalign models' to list them")
+            infos.append(describe_model(name, arg))
+    else:
+        infos = list_models()
+    for info in infos:
+        print(info.name + (f"  [{info.source}]" if info.source != "subalign" else ""))
+        if info.error:
+            print(f"    error:      {info.error}")
+            continue
+        audio = (f"{info.sample_rate} Hz, frames of {info.frame_seconds * 1000:g} ms"
+                 if info.sample_rate and info.frame_seconds else "per model")
+        for label, value in (("about", info.summary), ("use", info.usage), ("languages", info.languages),
+                             ("audio", audio), ("licence", info.license),
+                             ("weights", info.weights)):
+            if value:
+                print(f"    {label + ':':<11} {value}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     debug = getattr(args, "debug", False)
@@ -90,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "align":
             _cmd_align(args, progress)
+        elif args.command == "models":
+            _cmd_models(args)
     except SubalignError as exc:
         if debug:
             traceback.print_exc()

@@ -15,7 +15,7 @@ from .align.words import align_words, build_targets, check_fits
 from .cues import group_cues
 from .errors import TranscriptError
 from .media import load_audio, probe
-from .models import DEFAULT_MODEL, get_model
+from .plugins import DEFAULT_MODEL, load_model, tokenize_words
 from .progress import bar
 from .rules import Finding, check_cues
 from .style import NETFLIX, CueStyle, get_style
@@ -35,6 +35,7 @@ class Alignment:
     timings: dict[str, float] = field(default_factory=dict, compare=False)
     style: CueStyle = NETFLIX
     report: list[Finding] = field(default_factory=list)
+    device: str = "cpu"
 
     def meta(self) -> dict:
         """What the JSON output records about how the alignment was made; its ``report`` (the
@@ -44,6 +45,7 @@ class Alignment:
         return {
             "subalign": __version__,
             "model": self.model,
+            "device": self.device,
             "backend": self.backend,
             "duration": round(self.duration, 3),
             "style": self.style.as_dict(),
@@ -64,25 +66,31 @@ def align_media(
     *,
     model: str = DEFAULT_MODEL,
     language: str = "en",
+    device: str = "auto",
+    dtype: str = "auto",
     audio_stream: int = 0,
     progress: bool = False,
     style: CueStyle | str | None = None,
 ) -> Alignment:
     """Align `text` (a plain transcript) to the audio of `media` and group the words into cues
     that keep `style` (default Netflix; the media's frame rate is filled in), with a report of
-    the rules the cues still break."""
+    the rules the cues still break.
+
+    `model` is ``NAME[:ARG]`` (see `subalign models`); `device` (auto, cpu, cuda[:N]) and `dtype`
+    (auto, float32, float16, bfloat16) go to models that run on torch.
+    """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     info = probe(media)
     cue_style = cue_style_for(style, info.fps)
     words = split_words(text, language=language)
-    acoustic = get_model(model)
+    acoustic = load_model(model, device, dtype)
     separator = getattr(acoustic, "word_boundary", None)
 
     with bar("phonemes", len(words), "words", progress) as b:
         word_tokens = []
         for w in words:
-            word_tokens.append(acoustic.tokenize([w.spoken])[0])
+            word_tokens.append(tokenize_words(acoustic, [w.spoken], language)[0])
             if b is not None:
                 b.update(1)
     targets, _ = build_targets(word_tokens, separator)
@@ -116,4 +124,4 @@ def align_media(
     report = check_cues(cues, cue_style)
     timings["align"] = time.perf_counter() - t3
     return Alignment(spans, cues, duration, acoustic.name, forced_align_backend(), timings,
-                     cue_style, report)
+                     cue_style, report, device=str(getattr(acoustic, "device", "cpu")))
