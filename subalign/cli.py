@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--model", default="hama", metavar="NAME", help="acoustic model (default: hama, embedded)")
     a.add_argument("--language", default="en", metavar="LANG",
                    help="language of the transcript, for reading numbers and symbols (default en)")
+    a.add_argument("--plain-boundaries", action="store_true",
+                   help="keep the plain Viterbi word times (no acoustic boundary refinement)")
     for q in (p, a):
         q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bars")
@@ -60,7 +62,7 @@ def _cmd_align(args: argparse.Namespace, progress: bool) -> None:
     out = check_output_path(args.output, inputs=inputs)
     text = read_text(args.transcript)
     result = align_media(args.media, text, model=args.model, language=args.language,
-                   audio_stream=args.audio_stream, progress=progress)
+                   audio_stream=args.audio_stream, progress=progress, refine=not args.plain_boundaries)
     write_output(out, result.words, result.cues, inputs=inputs, meta=result.meta())
     if progress:
         print(f"wrote {out} ({len(result.words)} words, {len(result.cues)} cues)", file=sys.stderr)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .align import forced_align_backend
+from .align.refine import boundary_refiner
 from .align.words import align_words, build_targets, check_fits
 from .cues import group_cues
 from .errors import TranscriptError
@@ -31,6 +32,7 @@ class Alignment:
     model: str
     backend: str
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    boundaries: str = "plain"  # "refined": word boundaries moved by align/refine.py
 
     def meta(self) -> dict:
         """What the JSON output records about how the alignment was made."""
@@ -41,6 +43,7 @@ class Alignment:
             "model": self.model,
             "backend": self.backend,
             "duration": round(self.duration, 3),
+            "boundaries": self.boundaries,
         }
 
 
@@ -60,8 +63,13 @@ def align_media(
     language: str = "en",
     audio_stream: int = 0,
     progress: bool = False,
+    refine: bool = True,
 ) -> Alignment:
-    """Align `text` (a plain transcript) to the audio of `media` and group the words into cues."""
+    """Align `text` (a plain transcript) to the audio of `media` and group the words into cues.
+
+    `refine` moves word boundaries from the CTC spikes to the acoustic boundaries (align/refine.py)
+    when the model has fitted weights; False gives the plain Viterbi times.
+    """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     info = probe(media)
@@ -95,13 +103,15 @@ def align_media(
 
     t3 = time.perf_counter()
     with bar("alignment", 1, "step", progress) as b:
+        refiner = boundary_refiner(acoustic, waveform, emissions) if refine else None
         spans = align_words(
             emissions, word_tokens, [w.text for w in words], acoustic.frame_seconds,
-            blank=acoustic.blank, separator=separator,
+            blank=acoustic.blank, separator=separator, refine=refiner,
         )
         if b is not None:
             b.update(1)
     spans = [WordSpan(s.text, min(s.start, duration), min(s.end, duration), s.score) for s in spans]
     cues = [_within(c, duration) for c in group_cues(spans)]
     timings["align"] = time.perf_counter() - t3
-    return Alignment(spans, cues, duration, acoustic.name, forced_align_backend(), timings)
+    return Alignment(spans, cues, duration, acoustic.name, forced_align_backend(), timings,
+                     "refined" if refiner is not None else "plain")
