@@ -12,7 +12,7 @@ gap between two words a boundary belongs to; this module decides *where* in that
   `<wb>` — and where it sits relative to the spikes (per phoneme class: stops, fricatives, …).
 * A junction picks a pair (end of the left word, start of the right word); the pair differs when
   there is a pause between them. Two small scorers (one for word ends, one for word starts; a
-  16-unit tanh layer each) plus a linear pause term score the pairs, and a dynamic programme
+  32-unit tanh layer each) plus a linear pause term score the pairs, and a dynamic programme
   over the junctions picks the best sequence that keeps every word at least 10 ms long and in
   order.
 
