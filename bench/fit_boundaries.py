@@ -93,41 +93,42 @@ def _nearest(c: np.ndarray, g: float) -> int:
 
 def _target(j) -> int | None:
     """Index of the option nearest the human labels (an overlap counts as one shared boundary)."""
-    c = j.cands
     if j.pairs is not None:
         if j.gold_e is None or j.gold_s is None:
             return None
         ge, gs = j.gold_e, j.gold_s
         if gs < ge:
             ge = gs = (ge + gs) / 2
-        a, b = _nearest(c, ge), _nearest(c, gs)
         ei, si = j.pairs
-        return int(np.flatnonzero((ei == a) & (si == b))[0])
-    g = j.gold_s if j.x_start is not None else j.gold_e
-    return None if g is None else _nearest(c, g)
+        miss = np.abs(j.ends[ei] - ge) + np.abs(j.starts[si] - gs)
+        return int(np.argmin(miss))
+    if j.starts is not None:
+        return None if j.gold_s is None else _nearest(j.starts, j.gold_s)
+    return None if j.gold_e is None else _nearest(j.ends, j.gold_e)
 
 
 def _pack(js: list) -> dict:
     ends, starts, pauses, oe, os_, seg, kind, tgt = [], [], [], [], [], [], [], []
     ne = ns = no = 0
     for q, j in enumerate(js):
-        n = len(j.cands)
         if j.pairs is not None:
             ei, si = j.pairs
             ends.append(j.x_end)
             starts.append(j.x_start)
             oe.append(ne + ei)
             os_.append(ns + si)
-            ne += n
-            ns += n
+            ne += len(j.ends)
+            ns += len(j.starts)
             k, m = 0, len(ei)
         elif j.x_start is not None:
+            n = len(j.starts)
             starts.append(j.x_start)
             oe.append(np.full(n, -1))
             os_.append(ns + np.arange(n))
             ns += n
             k, m = 1, n
         else:
+            n = len(j.ends)
             ends.append(j.x_end)
             oe.append(ne + np.arange(n))
             os_.append(np.full(n, -1))

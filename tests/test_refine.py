@@ -166,3 +166,30 @@ def test_cli_plain_boundaries_flag(timit, tmp_path):
     assert outs[False]["meta"]["boundaries"] == "refined"
     assert outs[True]["meta"]["boundaries"] == "plain"
     assert [w["start"] for w in outs[False]["words"]] != [w["start"] for w in outs[True]["words"]]
+
+
+def test_a_long_pause_keeps_windows_small_and_words_near_their_sounds():
+    """Two words 60 s apart (music, a long silence): each side of the junction gets its own
+    window of at most REACH frames past its spike, so the candidate pairs stay few and neither
+    word is stretched across the pause."""
+    from subalign.align._boundary_weights import WEIGHTS
+    from subalign.types import TokenSpan
+
+    sub, frames = 4, 3200
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(frames, 4))
+    em = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    wav = (1e-3 * rng.normal(size=frames * 320)).astype(np.float32)
+    vocab = ["a", "t", "<wb>", "<blank>"]
+    words = [[TokenSpan(0, 10, 11, 0.9), TokenSpan(1, 14, 15, 0.9)], [TokenSpan(1, 3100, 3101, 0.9)]]
+    seps = [TokenSpan(2, 16, 17, 0.9), None]
+    grid = R.AcousticGrid(wav)
+    js = R.junctions(words, seps, grid, em, [R.phone_class(v) for v in vocab], 3, 2, sub)
+    inner = js[1]
+    assert len(inner.ends) <= (6 + 1 + R.REACH) * sub + 1  # from 6 frames before the 1-frame spike
+    assert len(inner.starts) <= (R.REACH + 1 + 2) * sub + 1
+    assert len(inner.pairs[0]) == len(inner.ends) * len(inner.starts)  # two disjoint windows
+    times = R.refine_words(words, seps, em, wav, 0.02, vocab, 3, 2, R.load_weights(WEIGHTS), grid=grid)
+    (s0, e0), (s1, e1) = times
+    assert s0 < e0 <= 15 * 0.02 + R.REACH * 0.02 + 1e-9
+    assert 3100 * 0.02 - R.REACH * 0.02 - 1e-9 <= s1 < e1

@@ -41,6 +41,7 @@ FRAME_WINDOW = 400  # 25 ms analysis window
 N_FFT = 512
 N_MELS = 24
 MIN_WORD = 2  # grid steps (10 ms): the shortest word the decoder allows
+REACH = 25  # model frames (500 ms): how far past its own spike a word's start or end may move
 
 # Phoneme classes by IPA symbol; boundaries behave differently after and before each.
 _STOPS = {"p", "b", "t", "d", "k", "g", "ɡ", "t͡ʃ", "d͡ʒ", "ʔ"}
@@ -110,7 +111,7 @@ class AcousticGrid:
         high = np.log(np.exp(mel[:, 14:]).sum(1) + 1e-10)
         low = np.log(np.exp(mel[:, :8]).sum(1) + 1e-10)
         self._c_e = _cumsum(log_e)
-        self._c_mel = _cumsum(mel)
+        c_mel = _cumsum(mel)  # only the changes below are kept, not the spectra
         g = np.arange(n)
         # Changes at 10, 20 and 40 ms: after minus before (energy, high and low bands), and the
         # RMS distance between the log-mel spectra on the two sides.
@@ -118,7 +119,7 @@ class AcousticGrid:
         c_hi, c_lo = _cumsum(high), _cumsum(low)
         for k in (2, 4, 8):
             d_e = (self.mean_e(g, g + k) - self.mean_e(g - k, g)) / 10
-            d_m = np.sqrt(((_wmean(self._c_mel, g, g + k) - _wmean(self._c_mel, g - k, g)) ** 2).mean(1))
+            d_m = np.sqrt(((_wmean(c_mel, g, g + k) - _wmean(c_mel, g - k, g)) ** 2).mean(1))
             d_h = _wmean(c_hi, g, g + k) - _wmean(c_hi, g - k, g)
             d_l = _wmean(c_lo, g, g + k) - _wmean(c_lo, g - k, g)
             self.change[k] = (d_e, d_m, d_h, d_l)
@@ -157,14 +158,16 @@ def _wmean(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @dataclass
 class Junction:
     """One place where a word boundary is decided: between words j-1 and j (j = 0: before the
-    first word; j = n: after the last). `cands` are grid indices; `x_end` / `x_start` the
-    candidate features for the left word's end / right word's start (None at the edges)."""
+    first word; j = n: after the last). `ends` / `starts` are the candidate grid indices for the
+    left word's end and the right word's start (None at the edges), `x_end` / `x_start` their
+    features; inside, `pairs` lists the (end, start) index pairs with end <= start."""
 
     index: int
-    cands: np.ndarray
+    ends: np.ndarray | None
+    starts: np.ndarray | None
     x_end: np.ndarray | None
     x_start: np.ndarray | None
-    pairs: tuple[np.ndarray, np.ndarray] | None  # (end idx, start idx) with end <= start
+    pairs: tuple[np.ndarray, np.ndarray] | None
     x_pause: np.ndarray  # per pair (inside) or per candidate (edges)
 
 
@@ -238,41 +241,42 @@ def junctions(
     for j in range(n + 1):
         left = words[j - 1] if j > 0 else None
         right = words[j] if j < n else None
-        if left is not None:
-            lo = max((left[-1].start - 6) * sub, (left[0].start - 3) * sub)
-        else:
+        # The window runs from a little before the left word's last spike to just after the right
+        # word's first one; a side never reaches more than REACH frames past its own spike, so a
+        # long pause gives two windows (one per side) instead of one huge one.
+        lo = max((left[-1].start - 6) * sub, (left[0].start - 3) * sub) if left is not None else 0
+        hi = min((right[0].end + 2) * sub, right[-1].end * sub) if right is not None else size - 1
+        if left is None:
             assert right is not None
-            lo = (right[0].start - 25) * sub
-        if right is not None:
-            hi = min((right[0].end + 2) * sub, right[-1].end * sub)
-        else:
-            assert left is not None
-            hi = (left[-1].end + 25) * sub
+            lo = (right[0].start - REACH) * sub
+        if right is None:
+            hi = (left[-1].end + REACH) * sub
         lo = int(max(0, lo))
         hi = int(min(size - 1, max(hi, lo)))
-        cands = np.arange(lo, hi + 1)
         sep = separators[j - 1] if left is not None else None
         wb_mid = (sep.start + sep.end) / 2 if sep is not None else None
-        x_end = x_start = None
+        ends = starts = x_end = x_start = None
         if left is not None:
+            ends = np.arange(lo, max(lo, min(hi, (left[-1].end + REACH) * sub)) + 1)
             tok = left[-1].token
-            x_end = _side_features(grid, probs, emissions, cands, False, tok, classes[tok], left[-1].end,
+            x_end = _side_features(grid, probs, emissions, ends, False, tok, classes[tok], left[-1].end,
                                    wb_mid, blank, wb, sub)
         if right is not None:
+            starts = np.arange(min(hi, max(lo, (right[0].start - REACH) * sub)), hi + 1)
             tok = right[0].token
-            x_start = _side_features(grid, probs, emissions, cands, True, tok, classes[tok], right[0].start,
+            x_start = _side_features(grid, probs, emissions, starts, True, tok, classes[tok], right[0].start,
                                      wb_mid, blank, wb, sub)
-        if left is not None and right is not None:
-            ei, si = np.triu_indices(len(cands))
-            pairs: tuple[np.ndarray, np.ndarray] | None = (ei, si)
-            x_pause = _pause_features(grid, cands[ei], cands[si])
-        elif right is not None:
-            pairs = None
-            x_pause = _pause_features(grid, np.full(len(cands), max(0, lo - 40)), cands)
+        pairs: tuple[np.ndarray, np.ndarray] | None = None
+        if ends is not None and starts is not None:
+            ei, si = np.nonzero(ends[:, None] <= starts[None, :])
+            pairs = (ei, si)
+            x_pause = _pause_features(grid, ends[ei], starts[si])
+        elif starts is not None:
+            x_pause = _pause_features(grid, np.full(len(starts), max(0, lo - 40)), starts)
         else:
-            pairs = None
-            x_pause = _pause_features(grid, cands, np.full(len(cands), min(size, hi + 40)))
-        out.append(Junction(j, cands, x_end, x_start, pairs, x_pause))
+            assert ends is not None
+            x_pause = _pause_features(grid, ends, np.full(len(ends), min(size, hi + 40)))
+        out.append(Junction(j, ends, starts, x_end, x_start, pairs, x_pause))
     return out
 
 
@@ -297,15 +301,16 @@ def load_weights(raw: Mapping) -> dict:
 def option_scores(j: Junction, weights: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(end grid, start grid, score) of every option of a junction; an edge junction's missing
     side is -inf/+inf so that it never constrains its neighbour."""
-    c = j.cands
     pause = weights["pause"]
     if j.pairs is not None:
         ei, si = j.pairs
         score = _mlp(j.x_end, weights["end"])[ei] + _mlp(j.x_start, weights["start"])[si] + j.x_pause @ pause[0]
-        return c[ei], c[si], score
-    if j.x_start is not None:
-        return np.full(len(c), np.iinfo(np.int64).min // 2), c, _mlp(j.x_start, weights["start"]) + j.x_pause @ pause[1]
-    return c, np.full(len(c), np.iinfo(np.int64).max // 2), _mlp(j.x_end, weights["end"]) + j.x_pause @ pause[2]
+        return j.ends[ei], j.starts[si], score
+    if j.starts is not None:
+        never = np.full(len(j.starts), np.iinfo(np.int64).min // 2)
+        return never, j.starts, _mlp(j.x_start, weights["start"]) + j.x_pause @ pause[1]
+    never = np.full(len(j.ends), np.iinfo(np.int64).max // 2)
+    return j.ends, never, _mlp(j.x_end, weights["end"]) + j.x_pause @ pause[2]
 
 
 def decode(options: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], min_word: int = MIN_WORD) -> list[tuple[int, int]]:
