@@ -5,7 +5,8 @@
     >>> subalign.write_output("talk.srt", result.words, result.cues)
 
 Lower-level pieces: `forced_align` (batched CTC Viterbi, torchaudio's contract), `merge_tokens`,
-`group_cues`, `load_audio`; result types `TokenSpan`, `WordSpan`, `Cue`; errors derive from
+`group_cues`, `load_audio`; re-timing existing subtitles: `read_subtitles`, `sync_subtitles`,
+`write_subtitles`; result types `TokenSpan`, `WordSpan`, `Cue`; errors derive from
 `SubalignError`.
 """
 
@@ -24,6 +25,8 @@ from .errors import (  # noqa: E402
 from .formats import write_output  # noqa: E402
 from .media import load_audio  # noqa: E402
 from .pipeline import Alignment, align_media  # noqa: E402
+from .subtitles import Subtitles, read_subtitles, write_subtitles  # noqa: E402
+from .sync import SyncResult, sync_subtitles  # noqa: E402
 from .types import Cue, TokenSpan, WordSpan  # noqa: E402
 
 __all__ = [
@@ -34,6 +37,8 @@ __all__ = [
     "ModelError",
     "OutputError",
     "SubalignError",
+    "Subtitles",
+    "SyncResult",
     "TokenSpan",
     "TranscriptError",
     "WordSpan",
@@ -43,5 +48,8 @@ __all__ = [
     "group_cues",
     "load_audio",
     "merge_tokens",
+    "read_subtitles",
+    "sync_subtitles",
     "write_output",
+    "write_subtitles",
 ]

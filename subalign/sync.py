@@ -13,7 +13,8 @@ The chain, top to bottom:
    chunk starts where the last trusted cue ended, so any length of media works in bounded memory.
    A cue whose tokens score a mean probability below `min_score` is *not found* (text without
    audio, such as a scene cut from the video); it is removed and the chunk is aligned again so
-   it cannot pull its neighbours.
+   it cannot pull its neighbours. Each removed cue then gets a second chance alone between its
+   found neighbours: a real cue that a neighbour without audio pushed off its speech comes back.
 4. **boundaries**: a CTC model fires a little after a word begins, so each found cue's start is
    moved back to the onset of the sound energy (and its end forward to the fade), never past the
    neighbouring cue's speech.

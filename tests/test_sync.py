@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from subalign import sync
 from subalign.cli import main
 from subalign.media import load_audio
 from subalign.models import get_model
@@ -180,6 +181,31 @@ def test_retime_recovers_the_true_starts(speech, name, change):
     result = retime(subs, speech.waveform, speech.emissions, get_model("hama"))
     _check(result, [a for _, a, _ in speech.cues])
     assert result.found == result.spoken == len(speech.cues) and result.trusted and not result.warnings
+
+
+def test_small_chunks_give_the_same_answer(speech):
+    """Long media are aligned in chunks of bounded size; a budget of a few cues per chunk (many
+    chunks, each window placed after the last one) must not change the result."""
+    entries = [(text, a * 25 / 23.976 + 45.0, b * 25 / 23.976 + 45.0) for text, a, b in speech.cues]
+    subs = parse_subtitles(_srt(entries), name="in.srt")
+    whole = retime(subs, speech.waveform, speech.emissions, get_model("hama"))
+    calls = []
+    original = sync._ChunkAligner.align
+
+    def counting(self, cues, lo, hi):
+        calls.append((len(cues), hi - lo))
+        return original(self, cues, lo, hi)
+
+    sync._ChunkAligner.align = counting
+    try:
+        chunked = retime(subs, speech.waveform, speech.emissions, get_model("hama"), max_cells=600_000)
+    finally:
+        sync._ChunkAligner.align = original
+    assert sum(1 for n, _ in calls if n > 1) >= 4  # it really ran in several chunks
+    assert min(frames for _, frames in calls) < len(speech.emissions) / 2  # windows follow the cues
+    _check(chunked, [a for _, a, _ in speech.cues])
+    flat = [x for t in chunked.cues for x in (t.start, t.end)]
+    assert flat == pytest.approx([x for t in whole.cues for x in (t.start, t.end)], abs=0.03)
 
 
 def test_text_without_audio_and_audio_without_text_do_not_drag_the_neighbours(speech):
