@@ -58,7 +58,7 @@ def write_wav(path: Path, samples: np.ndarray) -> None:
 
 def _cues_from_words(words: list[WordSpan], max_lines: int = 2) -> list[TrueCue]:
     out = []
-    for cue in group_cues(words, max_lines=max_lines):
+    for cue in group_cues(words, "plain", max_lines=max_lines):
         out.append(TrueCue(cue.lines, cue.start, cue.end, cue.words[0].start, cue.words[-1].end))
     return out
 

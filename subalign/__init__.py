@@ -5,9 +5,10 @@
     >>> subalign.write_output("talk.srt", result.words, result.cues)
 
 Lower-level pieces: `forced_align` (batched CTC Viterbi, torchaudio's contract), `merge_tokens`,
-`group_cues`, `load_audio`; re-timing existing subtitles: `read_subtitles`, `sync_subtitles`,
-`write_subtitles`; result types `TokenSpan`, `WordSpan`, `Cue`; errors derive from
-`SubalignError`.
+`group_cues` (cues that keep a `CueStyle`: `NETFLIX`, `BBC`, `PLAIN`), `check_cues` (the rules
+they still break, as `Finding`s), `load_audio`; re-timing existing subtitles: `read_subtitles`,
+`sync_subtitles`, `write_subtitles`; result types `TokenSpan`, `WordSpan`, `Cue`; errors derive
+from `SubalignError`.
 """
 
 __version__ = "0.1.0"
@@ -25,14 +26,22 @@ from .errors import (  # noqa: E402
 from .formats import write_output  # noqa: E402
 from .media import load_audio  # noqa: E402
 from .pipeline import Alignment, align_media  # noqa: E402
+from .rules import Finding, check_cues  # noqa: E402
+from .style import BBC, NETFLIX, PLAIN, CueStyle, CueStyleError, get_style  # noqa: E402
 from .subtitles import Subtitles, read_subtitles, write_subtitles  # noqa: E402
 from .sync import SyncResult, sync_subtitles  # noqa: E402
 from .types import Cue, TokenSpan, WordSpan  # noqa: E402
 
 __all__ = [
+    "BBC",
+    "NETFLIX",
+    "PLAIN",
     "Alignment",
     "AlignmentError",
     "Cue",
+    "CueStyle",
+    "CueStyleError",
+    "Finding",
     "MediaError",
     "ModelError",
     "OutputError",
@@ -43,8 +52,10 @@ __all__ = [
     "TranscriptError",
     "WordSpan",
     "align_media",
+    "check_cues",
     "forced_align",
     "forced_align_backend",
+    "get_style",
     "group_cues",
     "load_audio",
     "merge_tokens",

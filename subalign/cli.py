@@ -1,4 +1,5 @@
-"""Command line: `subalign align MEDIA TRANSCRIPT -o OUT` and `subalign sync MEDIA SUBS -o OUT`.
+"""Command line: `subalign align MEDIA TRANSCRIPT -o OUT [--style ...] [--report]`,
+`subalign sync MEDIA SUBS -o OUT`, `subalign models`.
 
 User errors (SubalignError) print one line and exit 2; internal faults exit 1; `--debug` shows
 the traceback. Outputs are written atomically, so an interrupted or failed run leaves no file.
@@ -14,9 +15,26 @@ from collections.abc import Sequence
 
 from . import __version__
 from .errors import SubalignError
+from .style import add_style_arguments, style_from_arguments
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Add --model, --device and --dtype (shared by align and sync); see `model_kwargs`."""
+    parser.add_argument("--model", default="hama", metavar="NAME[:ARG]",
+                        help="acoustic model: hama (default, embedded), mms, hf:<model id or folder>, "
+                        "or an installed plugin; 'subalign models' lists them")
+    parser.add_argument("--device", default="auto", metavar="DEV",
+                        help="where torch models run: auto (CUDA if available), cpu, cuda, cuda:N")
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"),
+                        help="precision of torch models (auto: float16 on CUDA, float32 on CPU)")
+
+
+def model_kwargs(args: argparse.Namespace) -> dict[str, str]:
+    """The model options parsed by `add_model_options`, as keyword arguments of `align_media`."""
+    return {"model": args.model, "device": args.device, "dtype": args.dtype}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,9 +56,18 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (.srt, .vtt or .json)")
     a.add_argument("--audio-stream", type=int, default=0, metavar="N",
                    help="which audio stream of MEDIA to use, counting from 0 (default 0)")
-    a.add_argument("--model", default="hama", metavar="NAME", help="acoustic model (default: hama, embedded)")
+    add_model_options(a)
     a.add_argument("--language", default="en", metavar="LANG",
-                   help="language of the transcript, for reading numbers and symbols (default en)")
+                   help="language of the transcript (ISO 639 code), for its pronunciation and for "
+                   "reading numbers and symbols (default en)")
+    add_style_arguments(a)
+
+    m = sub.add_parser(
+        "models",
+        help="list the installed acoustic models (languages, rates, licences, local weights)",
+        description="List acoustic model plugins, or describe NAME[:ARG] (e.g. hf:<id>) in detail.",
+    )
+    m.add_argument("specs", nargs="*", metavar="NAME[:ARG]", help="models to describe (default: all)")
     y = sub.add_parser(
         "sync",
         help="re-time existing SRT or WebVTT subtitles to a media file, cue by cue",
@@ -57,10 +84,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="write the result even when too few cues were found in the audio")
     y.add_argument("--audio-stream", type=int, default=0, metavar="N",
                    help="which audio stream of MEDIA to use, counting from 0 (default 0)")
-    y.add_argument("--model", default="hama", metavar="NAME", help="acoustic model (default: hama, embedded)")
+    add_model_options(y)
     y.add_argument("--language", default="en", metavar="LANG",
-                   help="language of the subtitles, for reading numbers and symbols (default en)")
-    for q in (p, a, y):
+                   help="language of the subtitles (ISO 639 code), for their pronunciation and for "
+                   "reading numbers and symbols (default en)")
+    for q in (p, a, y, m):
         q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bars")
         q.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -75,19 +103,56 @@ def _cmd_align(args: argparse.Namespace, progress: bool) -> None:
 
     if args.audio_stream < 0:
         raise SubalignError("--audio-stream must be 0 or more")
+    style = style_from_arguments(args)
     inputs = [args.media] + ([args.transcript] if args.transcript != "-" else [])
     out = check_output_path(args.output, inputs=inputs)
     text = read_text(args.transcript)
-    result = align_media(args.media, text, model=args.model, language=args.language,
-                   audio_stream=args.audio_stream, progress=progress)
+    result = align_media(args.media, text, language=args.language, audio_stream=args.audio_stream,
+                         progress=progress, style=style, **model_kwargs(args))
     write_output(out, result.words, result.cues, inputs=inputs, meta=result.meta())
+    if args.report:
+        _print_report(result.report, len(result.cues))
     if progress:
         print(f"wrote {out} ({len(result.words)} words, {len(result.cues)} cues)", file=sys.stderr)
 
 
+def _print_report(findings: Sequence[object], n_cues: int) -> None:
+    """``--report``: one line per rule a cue breaks, or one line saying there are none."""
+    for finding in findings:
+        print(f"subalign: report: {finding}", file=sys.stderr)
+    if not findings:
+        print(f"subalign: report: all {n_cues} cues keep the style", file=sys.stderr)
+
+
+def _cmd_models(args: argparse.Namespace) -> None:
+    from .plugins import describe_model, list_models, model_registry, parse_model_spec
+
+    if args.specs:
+        infos = []
+        for spec in args.specs:
+            name, arg = parse_model_spec(spec)
+            if name not in model_registry():
+                raise SubalignError(f"unknown model {name!r}; run 'subalign models' to list them")
+            infos.append(describe_model(name, arg))
+    else:
+        infos = list_models()
+    for info in infos:
+        print(info.name + (f"  [{info.source}]" if info.source != "subalign" else ""))
+        if info.error:
+            print(f"    error:      {info.error}")
+            continue
+        audio = (f"{info.sample_rate} Hz, frames of {info.frame_seconds * 1000:g} ms"
+                 if info.sample_rate and info.frame_seconds else "per model")
+        for label, value in (("about", info.summary), ("use", info.usage), ("languages", info.languages),
+                             ("audio", audio), ("licence", info.license),
+                             ("weights", info.weights)):
+            if value:
+                print(f"    {label + ':':<11} {value}")
+
+
 def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
     from .formats import check_output_path, write_output
-    from .subtitles import read_subtitles, write_subtitles
+    from .subtitles import read_subtitles, subtitle_format_for, write_subtitles
     from .sync import sync_subtitles
 
     if args.audio_stream < 0:
@@ -95,8 +160,8 @@ def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
     inputs = [args.media, args.subtitles]
     out = check_output_path(args.output, inputs=inputs)
     subs = read_subtitles(args.subtitles, encoding=args.encoding)
-    result = sync_subtitles(args.media, subs, model=args.model, language=args.language,
-                            audio_stream=args.audio_stream, progress=progress)
+    result = sync_subtitles(args.media, subs, language=args.language, audio_stream=args.audio_stream,
+                            progress=progress, **model_kwargs(args))
     for line in result.warnings:
         print(f"subalign: warning: {line}", file=sys.stderr)
     if not result.trusted:
@@ -109,14 +174,14 @@ def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
                 f"language or subtitle file?), so nothing was written; use --force to write them anyway"
             )
         print(f"subalign: warning: {why}; writing anyway (--force)", file=sys.stderr)
-    if out.suffix.lower() == ".json":
+    if subtitle_format_for(out) is not None:
+        write_subtitles(out, result.subtitles, inputs=inputs)
+    else:  # .json or a writer plugin: the cues with their words
         from .types import Cue
 
         words = [w for t in result.cues for w in t.words]
         cues = [Cue(t.start, t.end, tuple(subs.cues[t.index].lines) or ("",), t.words) for t in result.cues]
         write_output(out, words, cues, inputs=inputs, meta=result.meta())
-    else:
-        write_subtitles(out, result.subtitles, inputs=inputs)
     if progress:
         print(f"wrote {out} ({len(result.cues)} cues, {result.found} of {result.spoken} with words "
               "found in the audio)", file=sys.stderr)
@@ -135,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _cmd_align(args, progress)
         elif args.command == "sync":
             _cmd_sync(args, progress)
+        elif args.command == "models":
+            _cmd_models(args)
     except SubalignError as exc:
         if debug:
             traceback.print_exc()

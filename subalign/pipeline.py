@@ -7,7 +7,7 @@ wires them together and reports progress.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .align import forced_align_backend
@@ -15,8 +15,10 @@ from .align.words import align_words, build_targets, check_fits
 from .cues import group_cues
 from .errors import TranscriptError
 from .media import load_audio, probe
-from .models import DEFAULT_MODEL, get_model
+from .plugins import DEFAULT_MODEL, load_model, tokenize_words
 from .progress import bar
+from .rules import Finding, check_cues
+from .style import NETFLIX, CueStyle, get_style
 from .text import split_words
 from .types import Cue, WordSpan
 
@@ -31,25 +33,31 @@ class Alignment:
     model: str
     backend: str
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    style: CueStyle = NETFLIX
+    report: list[Finding] = field(default_factory=list)
+    device: str = "cpu"
 
     def meta(self) -> dict:
-        """What the JSON output records about how the alignment was made."""
+        """What the JSON output records about how the alignment was made; its ``report`` (the
+        rules the cues still break) becomes the JSON's top-level ``report``."""
         from . import __version__
 
         return {
             "subalign": __version__,
             "model": self.model,
+            "device": self.device,
             "backend": self.backend,
             "duration": round(self.duration, 3),
+            "style": self.style.as_dict(),
+            "report": [f.as_dict() for f in self.report],
         }
 
 
-def _within(cue: Cue, duration: float) -> Cue:
-    """The cue with its end pulled back to the end of the media (a minimum-duration extension
-    may reach past it)."""
-    if cue.end <= duration or cue.start >= duration:
-        return cue
-    return replace(cue, end=duration)
+def cue_style_for(style: CueStyle | str | None, fps: float | None) -> CueStyle:
+    """The style to use for media with frame rate ``fps`` (None: no video): the media's rate
+    unless the style already names one."""
+    chosen = get_style(style if style is not None else NETFLIX)
+    return chosen.with_(fps=fps) if chosen.fps is None else chosen
 
 
 def align_media(
@@ -58,21 +66,31 @@ def align_media(
     *,
     model: str = DEFAULT_MODEL,
     language: str = "en",
+    device: str = "auto",
+    dtype: str = "auto",
     audio_stream: int = 0,
     progress: bool = False,
+    style: CueStyle | str | None = None,
 ) -> Alignment:
-    """Align `text` (a plain transcript) to the audio of `media` and group the words into cues."""
+    """Align `text` (a plain transcript) to the audio of `media` and group the words into cues
+    that keep `style` (default Netflix; the media's frame rate is filled in), with a report of
+    the rules the cues still break.
+
+    `model` is ``NAME[:ARG]`` (see `subalign models`); `device` (auto, cpu, cuda[:N]) and `dtype`
+    (auto, float32, float16, bfloat16) go to models that run on torch.
+    """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     info = probe(media)
+    cue_style = cue_style_for(style, info.fps)
     words = split_words(text, language=language)
-    acoustic = get_model(model)
+    acoustic = load_model(model, device, dtype)
     separator = getattr(acoustic, "word_boundary", None)
 
     with bar("phonemes", len(words), "words", progress) as b:
         word_tokens = []
         for w in words:
-            word_tokens.append(acoustic.tokenize([w.spoken])[0])
+            word_tokens.append(tokenize_words(acoustic, [w.spoken], language)[0])
             if b is not None:
                 b.update(1)
     targets, _ = build_targets(word_tokens, separator)
@@ -102,6 +120,8 @@ def align_media(
         if b is not None:
             b.update(1)
     spans = [WordSpan(s.text, min(s.start, duration), min(s.end, duration), s.score) for s in spans]
-    cues = [_within(c, duration) for c in group_cues(spans)]
+    cues = group_cues(spans, cue_style, media_end=duration)
+    report = check_cues(cues, cue_style)
     timings["align"] = time.perf_counter() - t3
-    return Alignment(spans, cues, duration, acoustic.name, forced_align_backend(), timings)
+    return Alignment(spans, cues, duration, acoustic.name, forced_align_backend(), timings,
+                     cue_style, report, device=str(getattr(acoustic, "device", "cpu")))

@@ -43,7 +43,8 @@ from .align.spans import token_spans_to_words
 from .align.words import build_targets, min_frames
 from .errors import TranscriptError
 from .media import load_audio
-from .models import DEFAULT_MODEL, EmissionModel, get_model
+from .models import EmissionModel
+from .plugins import DEFAULT_MODEL, load_model, tokenize_words
 from .progress import bar
 from .subtitles import Subtitles
 from .text import split_words
@@ -98,6 +99,7 @@ class SyncResult:
     warnings: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict, compare=False)
     min_found: float = MIN_FOUND
+    device: str = "cpu"
 
     @property
     def confidence(self) -> float:
@@ -116,6 +118,7 @@ class SyncResult:
             "subalign": __version__,
             "command": "sync",
             "model": self.model,
+            "device": self.device,
             "backend": self.backend,
             "duration": round(self.duration, 3),
             "cues": len(self.cues),
@@ -477,16 +480,19 @@ def sync_subtitles(
     *,
     model: str = DEFAULT_MODEL,
     language: str = "en",
+    device: str = "auto",
+    dtype: str = "auto",
     audio_stream: int = 0,
     progress: bool = False,
     **options: float,
 ) -> SyncResult:
     """Re-time `subs` to the audio of `media`: every cue keeps its text and gets new times.
 
-    `options` are passed to `retime` (min_score, min_found, max_cells).
+    `model` is ``NAME[:ARG]`` (see `subalign models`), `device` and `dtype` go to models that run
+    on torch; `options` are passed to `retime` (min_score, min_found, max_cells).
     """
     t0 = time.perf_counter()
-    acoustic = get_model(model)
+    acoustic = load_model(model, device, dtype)
     cues = _spoken_cues(subs, acoustic, language, progress)
     t1 = time.perf_counter()
     waveform = load_audio(media, sample_rate=acoustic.sample_rate, stream=audio_stream, progress=progress)
@@ -496,7 +502,8 @@ def sync_subtitles(
     with bar("emissions", duration, "s", progress) as b:
         emissions = acoustic.emit(waveform, progress=b.update if b is not None else None)
     t3 = time.perf_counter()
-    result = retime(subs, waveform, emissions, acoustic, cues=cues, progress=progress, **options)
+    result = retime(subs, waveform, emissions, acoustic, language=language, cues=cues, progress=progress,
+                    **options)
     result.timings.update(text=t1 - t0, decode=t2 - t1, emissions=t3 - t2, total=time.perf_counter() - t0)
     return result
 
@@ -531,7 +538,7 @@ def retime(
             found = _align_all(aligner, cues, fps, min_score, max_cells, b.update if b is not None else None)
         hop = int(round(acoustic.sample_rate / fps))
         energy = _frame_energy(waveform, hop, aligner.frames)
-        best = emissions.argmax(dim=1).numpy()
+        best = emissions.argmax(dim=1).cpu().numpy()
         quiet = (best == acoustic.blank) | (best == separator if separator is not None else False)
         frames = _refine(found, [c.index for c in cues], energy, np.where(quiet, -1, best), fps)
 
@@ -565,6 +572,7 @@ def retime(
         warnings=tuple(_warnings(subs, out)),
         timings={"align": time.perf_counter() - t0},
         min_found=min_found,
+        device=str(getattr(acoustic, "device", "cpu")),
     )
 
 
@@ -587,7 +595,7 @@ def _spoken_cues(subs: Subtitles, acoustic: EmissionModel, language: str, progre
                 except TranscriptError:
                     words = []
                 for w in words:
-                    toks = acoustic.tokenize([w.spoken])[0]
+                    toks = tokenize_words(acoustic, [w.spoken], language)[0]
                     if toks:
                         word_tokens.append(toks)
                         texts.append(w.text)

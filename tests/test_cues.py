@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 import unicodedata
 
+import cuecheck
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from subalign.breaks import width
 from subalign.cues import HARD_PAUSE, group_cues, wrap_lines
+from subalign.rules import check_cues as check_rules
+from subalign.style import BBC, NETFLIX, PLAIN
 from subalign.types import Cue, WordSpan
 
 LIMITS = {"max_chars": 42, "max_lines": 2, "max_duration": 7.0}
@@ -26,10 +30,6 @@ def speak(text: str, *, word: float = 0.3, gap: float = 0.05, pauses: dict[int, 
         out.append(WordSpan(token, t, t + word, 0.9))
         t += word + gap
     return out
-
-
-def width(line: str) -> int:
-    return len(unicodedata.normalize("NFC", line))
 
 
 def check_cues(cues: list[Cue], words: list[WordSpan], *, max_chars: int = 42, max_lines: int = 2,
@@ -218,7 +218,7 @@ def test_short_cue_is_extended_into_silence_but_keeps_min_gap():
     cues = group_cues(words, min_duration=1.0)
     assert [c.end - c.start for c in cues] == pytest.approx([1.0, 1.0])
     # max_chars=6 on one line keeps the two words apart, whatever the gap between them.
-    narrow = {"max_chars": 6, "max_lines": 1, "min_duration": 1.0, "min_gap": 0.08}
+    narrow = {"max_chars": 6, "max_lines": 1, "min_duration": 1.0, "min_gap_frames": 2}
     close = [WordSpan("Hi.", 0.0, 0.2, 1.0), WordSpan("Hello.", 0.7, 0.9, 1.0)]
     cues = group_cues(close, **narrow)
     check_cues(cues, close, max_chars=6, max_lines=1)
@@ -226,7 +226,9 @@ def test_short_cue_is_extended_into_silence_but_keeps_min_gap():
     touching = [WordSpan("Hi.", 0.0, 0.2, 1.0), WordSpan("Hello.", 0.22, 0.5, 1.0)]
     cues = group_cues(touching, **narrow)
     check_cues(cues, touching, max_chars=6, max_lines=1)
-    assert cues[0].end == pytest.approx(0.2)  # not extended, and not cut short either
+    # the gap wins over the speech: the cue ends 2 frames (at 25 fps) before the next one
+    assert cues[0].end == pytest.approx(0.22 - 0.08)
+    assert cues[1].start == pytest.approx(0.22)
 
 
 def test_empty_texts_are_left_out_and_nothing_gives_nothing():
@@ -294,3 +296,198 @@ def test_invariants_hold_for_any_words(words, shape):
     max_chars, max_lines = shape
     cues = group_cues(words, max_chars=max_chars, max_lines=max_lines)
     check_cues(cues, words, max_chars=max_chars, max_lines=max_lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Timing to a style: extension, merge, split, frame grid, gap, report.
+
+def say(text: str, t0: float, t1: float) -> list[WordSpan]:
+    """The words of ``text`` spoken evenly between t0 and t1, 20 ms apart."""
+    tokens = text.split()
+    step = (t1 - t0) / len(tokens)
+    return [WordSpan(w, t0 + k * step, t0 + (k + 1) * step - 0.02, 0.9) for k, w in enumerate(tokens)]
+
+
+def report_rules(cues, style) -> list[tuple[int, str]]:
+    return [(f.cue, f.rule) for f in check_rules(cues, style)]
+
+
+def test_fast_cue_is_extended_into_the_following_silence_just_enough():
+    text = "This sentence is said rather quickly."  # 37 characters: 37/17 s to read
+    words = say(text, 1.0, 2.5) + say("Next.", 6.0, 6.4)
+    cues = group_cues(words)
+    assert cues[0].end == math.ceil((1.0 + 37 / 17) * 1000) / 1000  # up to the millisecond
+    assert group_cues(words, PLAIN)[0].end == pytest.approx(2.48)  # plain: as spoken
+    video = group_cues(words, fps=25)
+    assert video[0].start == 1.0 and video[0].end == pytest.approx(3.2)  # 2.176 s, up to a frame
+    assert report_rules(cues, NETFLIX) == [] and report_rules(video, NETFLIX.with_(fps=25)) == []
+
+
+def test_extension_stops_at_the_gap_and_the_rest_is_reported():
+    long_next = "and then the rest of the family arrived with even more luggage than before"
+    words = say("This sentence is said rather quickly.", 0.0, 1.5) + say(long_next, 1.9, 6.0)
+    cues = group_cues(words)
+    assert len(cues) == 2  # 37 + 75 characters cannot merge
+    assert cues[0].end == pytest.approx(1.9 - 0.08)  # up to the 2-frame gap at 25 fps, no further
+    assert cues[1].start == pytest.approx(1.9)
+    (finding,) = check_rules(cues, NETFLIX)
+    assert (finding.cue, finding.rule, finding.limit) == (1, "max_cps", 17)
+    assert finding.value == pytest.approx(37 / 1.82, abs=1e-3)
+
+
+def test_a_cue_too_fast_to_read_merges_with_its_neighbour():
+    first = "The river was far too cold for swimming."  # 40 characters in 1.6 s, then 0.8 s pause
+    second = "We walked back home along the old road."
+    words = say(first, 0.0, 1.6) + say(second, 2.4, 4.0)
+    apart = group_cues(words, max_cps=0)
+    assert [c.lines for c in apart] == [(first,), (second,)]  # nicer, when speed does not matter
+    cues = group_cues(words)
+    assert [c.lines for c in cues] == [(first, second)]  # 40 chars need 2.35 s; 2.32 s were free
+    assert cues[0].end == pytest.approx(79 / 17, abs=0.001)  # 40 + 39 characters at 17 cps
+    assert report_rules(cues, NETFLIX) == []
+
+
+def test_a_merge_that_does_not_give_the_time_is_not_made():
+    first = "The river was far too cold for swimming."
+    second = "We walked back home along the old road."
+    words = say(first, 0.0, 1.6) + say(second, 2.4, 3.2) + say("Then we slept.", 3.7, 4.5)
+    cues = group_cues(words)
+    assert cues[0].lines == (first,)  # merging would still be too fast: reported instead
+    assert (1, "max_cps") in report_rules(cues, NETFLIX)
+
+
+def test_a_cue_that_runs_into_max_duration_is_split():
+    words = ([WordSpan("Sooo", 0.0, 2.5, 0.9)]
+             + say("we all went down to the river and then we swam right across it", 2.6, 5.5)
+             + [WordSpan("Done.", 20.0, 20.5, 0.9)])
+    style = NETFLIX.with_(max_cps=10, max_duration=6.0)
+    whole = group_cues(words, style.with_(max_cps=0))
+    assert len(whole[0].words) == 15  # as one cue it would need 6.6 s, more than 6
+    cues = group_cues(words, style)
+    assert len(cues) == 3 and len(cues[0].words) < 15
+    assert check_rules(cues, style) == []
+
+
+def test_short_cue_followed_by_close_speech_joins_it():
+    words = [WordSpan("Yes.", 0.0, 0.3, 0.9)] + say("I think we should go now.", 0.5, 1.6)
+    cues = group_cues(words)
+    assert cues[0].words[0].text == "Yes." and len(cues[0].words) > 1  # 0.42 s alone is too short
+    assert all(c.end - c.start >= 5 / 6 - 1e-9 for c in cues)
+
+
+@pytest.mark.parametrize("fps", [25.0, 24000 / 1001, 30000 / 1001, 50.0])
+def test_times_sit_on_the_frame_grid_with_the_gap_in_frames(fps):
+    words = speak(PARAGRAPH, word=0.23, gap=0.04, pauses={12: 0.5, 40: 1.1})
+    style = NETFLIX.with_(fps=fps)
+    cues = group_cues(words, style)
+    check_cues(cues, words)
+    for c in cues:
+        assert cuecheck.on_grid(c.start, fps) and cuecheck.on_grid(c.end, fps)
+        assert c.start <= c.words[0].start + 1e-9  # never late: snapped down
+    for a, b in zip(cues, cues[1:], strict=False):
+        assert round((b.start - a.end) * fps) >= 2
+    times = [(c.start, c.end) for c in cues]
+    assert set(report_rules(cues, style)) == cuecheck.violations(times, [c.lines for c in cues], style)
+
+
+def test_without_video_times_are_whole_milliseconds_so_files_keep_them():
+    words = speak(PARAGRAPH, word=0.2371, gap=0.0333)
+    for style in (NETFLIX, BBC, PLAIN):
+        for c in group_cues(words, style):
+            for t in (c.start, c.end):
+                assert t * 1000 == pytest.approx(round(t * 1000), abs=1e-6)
+
+
+def test_the_last_cue_stops_at_the_end_of_the_media():
+    words = say("A quick last sentence before the end.", 0.0, 1.0)
+    cues = group_cues(words, media_end=1.5)
+    assert cues[-1].end == pytest.approx(1.5)
+    assert (1, "max_cps") in report_rules(cues, NETFLIX)
+    assert group_cues(words, fps=25, media_end=1.519)[-1].end == pytest.approx(1.48)
+
+
+# --------------------------------------------------------------------------------------------
+# Tricky text: numbers, names, several scripts, and any words at all.
+
+def test_numbers_count_as_written_and_stay_with_their_noun():
+    text = ("In 1999 the company paid $3.50 a share for 10,000 shares, "
+            "and by 2005 it owned 75% of the old mill.")
+    words = speak(text, word=0.35, gap=0.05)
+    cues = group_cues(words)
+    check_cues(cues, words)
+    assert [w.text for c in cues for w in c.words] == text.split()
+    found = check_rules(cues, NETFLIX)
+    assert not [f for f in found if f.rule in ("line_break", "cue_break")]
+    for c in cues:
+        for upper, lower in zip(c.lines, c.lines[1:], strict=False):
+            assert (upper.split()[-1], lower.split()[0]) != ("10,000", "shares,")
+
+
+def test_no_break_between_article_adjective_name_or_pronoun_and_what_follows():
+    text = ("Yesterday afternoon I met the famous writer Winston Smith at the old train station "
+            "near the river, and she told me that they would publish his new book in the spring.")
+    words = speak(text, word=0.3, gap=0.06)
+    for style in (NETFLIX, BBC, PLAIN, NETFLIX.with_(max_chars=30)):
+        cues = group_cues(words, style)
+        check_cues(cues, words, max_chars=style.max_chars, max_lines=style.max_lines,
+                   max_duration=style.max_duration)
+        found = check_rules(cues, style)
+        assert not [f for f in found if f.rule in ("line_break", "cue_break")], found
+
+
+@pytest.mark.parametrize("text", [
+    "오늘은 날씨가 정말 좋아서 우리는 공원에 가서 산책을 하고 점심을 먹었습니다. 그리고 저녁에는 "
+    "친구들과 함께 영화를 보러 갔어요.",
+    "Вчера вечером мы долго гуляли по набережной, а потом зашли в маленькое кафе и заказали "
+    "горячий чай с лимоном.",
+    "Χθες το βράδυ περπατήσαμε για πολύ ώρα στην παραλία και μετά πήγαμε σε ένα μικρό καφενείο.",
+    "ذهبنا أمس إلى السوق القديم واشترينا الكثير من الفواكه الطازجة ثم عدنا إلى البيت مساءً.",
+    "कल शाम हम बहुत देर तक समुद्र के किनारे घूमते रहे और फिर एक छोटे से कैफ़े में चाय पी।",
+    "We said 안녕 and Привет and 你好世界 to everyone 👋🏽 before leaving.",
+])
+def test_several_scripts_keep_every_rule(text):
+    words = speak(text, word=0.4, gap=0.08)
+    for style in (NETFLIX, BBC.with_(fps=25)):
+        cues = group_cues(words, style)
+        check_cues(cues, words, max_chars=style.max_chars, max_lines=style.max_lines,
+                   max_duration=style.max_duration)
+        assert all(width(line) <= style.max_chars for c in cues for line in c.lines)
+        times = [(c.start, c.end) for c in cues]
+        numeric = {(f.cue, f.rule) for f in check_rules(cues, style)
+                   if f.rule not in ("line_break", "cue_break")}
+        assert numeric == cuecheck.violations(times, [c.lines for c in cues], style) == set()
+
+
+def test_a_cjk_run_without_spaces_is_one_word_and_reported_when_too_long():
+    run = "我们今天早上一起去公园散步然后在湖边的小餐馆吃了午饭下午又去博物馆看了展览晚上回家做饭"
+    assert width(run) > 42
+    words = [WordSpan(run, 0.0, 6.0, 0.9), WordSpan("OK.", 6.2, 6.6, 0.9)]
+    cues = group_cues(words)
+    assert cues[0].lines[0] == run  # on a line of its own, never cut inside the word
+    assert (1, "max_chars") in report_rules(cues, NETFLIX)
+
+
+_STYLES = [NETFLIX, NETFLIX.with_(fps=25), NETFLIX.with_(fps=23.976), BBC, BBC.with_(fps=50),
+           PLAIN, NETFLIX.with_(max_chars=20, max_lines=1, max_cps=12, min_gap_frames=4)]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_word_lists(), st.sampled_from(_STYLES), st.sampled_from([None, 0.5, 30.0]))
+def test_cues_keep_hard_rules_and_report_every_soft_one(words, style, tail):
+    media_end = (max((w.end for w in words), default=0.0) + tail) if tail is not None else None
+    cues = group_cues(words, style, media_end=media_end)
+    check_cues(cues, words, max_chars=style.max_chars, max_lines=style.max_lines,
+               max_duration=style.max_duration)
+    found = check_rules(cues, style)
+    numeric = {(f.cue, f.rule) for f in found if f.rule not in ("line_break", "cue_break")}
+    times = [(c.start, c.end) for c in cues]
+    # The report says exactly what an independent check finds...
+    assert numeric == cuecheck.violations(times, [c.lines for c in cues], style)
+    # ...and the gap, the frame grid, the line count and the duration of multi-word cues always hold.
+    for number, rule in numeric:
+        c = cues[number - 1]
+        assert rule not in ("min_gap", "frame_grid", "max_lines"), (rule, c)
+        if rule == "max_chars":
+            assert any(" " not in line and width(line) > style.max_chars for line in c.lines)
+        if rule == "max_duration":
+            assert len(c.words) == 1

@@ -30,17 +30,31 @@ __all__ = [
     "write_text",
 ]
 
-#: Writers by lower-case extension (with the dot); plugins will add to this table.
+#: Writers by lower-case extension (with the dot); `subalign.writers` plugins add to this table.
 WRITERS: dict[str, Writer] = {w.extension: w for w in (SrtWriter(), VttWriter(), JsonWriter())}
+_plugins_loaded = False
+
+
+def _load_writer_plugins() -> None:
+    """Add the installed `subalign.writers` entry points (once; built-in formats win)."""
+    global _plugins_loaded
+    if not _plugins_loaded:
+        from subalign.plugins import writer_plugins
+
+        for ext, writer in writer_plugins().items():
+            WRITERS.setdefault(ext, writer)
+        _plugins_loaded = True
 
 
 def supported_extensions() -> list[str]:
     """The extensions ``write_output`` accepts, sorted."""
+    _load_writer_plugins()
     return sorted(WRITERS)
 
 
 def _writer_for(path: Path) -> Writer:
     """The writer registered for the path's extension (case-insensitive), or an OutputError."""
+    _load_writer_plugins()
     writer = WRITERS.get(path.suffix.lower())
     if writer is None:
         what = f"extension {path.suffix!r}" if path.suffix else "no extension"

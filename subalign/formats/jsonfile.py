@@ -37,7 +37,8 @@ class JsonWriter:
     """Words, cues and meta as one UTF-8 JSON object.
 
     Times are seconds rounded to milliseconds (cue times never overlap, as in SRT/WebVTT) and
-    scores are rounded to four decimals; a cue's ``words`` are indices into ``words``.
+    scores are rounded to four decimals; a cue's ``words`` are indices into ``words``. A
+    ``report`` in meta (the rules the cues break) is written as the top-level ``report``.
     """
 
     extension = ".json"
@@ -48,7 +49,9 @@ class JsonWriter:
         """Render the document; meta values JSON cannot hold (paths, ...) are written as strings."""
         cue_words = _word_indices(words, cues)
         times = cue_times_ms(cues)
-        document = {
+        meta = dict(meta)
+        report = meta.pop("report", None)
+        document: dict[str, Any] = {
             "words": [
                 {
                     "text": w.text,
@@ -68,6 +71,8 @@ class JsonWriter:
                 }
                 for cue, (start, end), indices in zip(cues, times, cue_words, strict=True)
             ],
-            "meta": dict(meta),
+            "meta": meta,
         }
+        if report is not None:
+            document["report"] = list(report)
         return json.dumps(document, ensure_ascii=False, indent=2, default=str, allow_nan=False) + "\n"

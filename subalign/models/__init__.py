@@ -1,38 +1,33 @@
-"""Acoustic model plugins: built-in models and those registered under `subalign.models`."""
+"""Acoustic model plugins: built-in models and those registered under `subalign.models`.
+
+The registry itself lives in `subalign.plugins`; this module keeps the model-facing names.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
-from importlib.metadata import entry_points
 
-from ..errors import ModelError
+from ..plugins import DEFAULT_MODEL, describe_model, list_models, load_model, model_registry
 from .base import EmissionModel
-
-DEFAULT_MODEL = "hama"
-
-
-def _builtin() -> dict[str, Callable[..., EmissionModel]]:
-    from .hama import HamaModel
-
-    return {"hama": HamaModel}
 
 
 def available_models() -> dict[str, Callable[..., EmissionModel]]:
     """Model factories by name: the built-in ones, then installed entry points."""
-    models = _builtin()
-    for ep in entry_points(group="subalign.models"):
-        models.setdefault(ep.name, lambda ep=ep: ep.load()())
-    return models
+    from ..plugins import _factory
+
+    return {name: (lambda name=name: _factory(name)()) for name in model_registry()}
 
 
-@cache
-def get_model(name: str = DEFAULT_MODEL) -> EmissionModel:
-    """Load (once per process) the model called `name`."""
-    models = available_models()
-    if name not in models:
-        raise ModelError(f"unknown model {name!r}; available: {', '.join(sorted(models))}")
-    return models[name]()
+def get_model(name: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto") -> EmissionModel:
+    """Load (once per process) the model named ``NAME[:ARG]`` (e.g. "hama", "hf:/models/w2v2")."""
+    return load_model(name, device, dtype)
 
 
-__all__ = ["DEFAULT_MODEL", "EmissionModel", "available_models", "get_model"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "EmissionModel",
+    "available_models",
+    "describe_model",
+    "get_model",
+    "list_models",
+]

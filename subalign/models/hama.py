@@ -25,7 +25,8 @@ MAX_FRAMES = 1500  # the recogniser's hard limit per call (30 s); longer input i
 
 
 class HamaModel:
-    """hama phoneme CTC emissions + G2P tokenisation (English and Korean text)."""
+    """hama phoneme CTC emissions + G2P tokenisation (English and Korean; other languages
+    through espeak-ng, mapped into hama's phonemes)."""
 
     name = "hama"
     sample_rate = SAMPLE_RATE
@@ -33,7 +34,29 @@ class HamaModel:
     languages = ("en", "ko")
     license = "Apache-2.0 (weights ship inside the hama wheel)"
 
-    def __init__(self, window_seconds: float = 29.5, context_seconds: float = 4.0) -> None:
+    @classmethod
+    def describe(cls, arg: str | None = None) -> dict:
+        """Listing data (no model is loaded)."""
+        from .. import g2p_espeak
+
+        more = ("+ ~100 more via espeak-ng" if g2p_espeak.available()
+                else "(more with subalign[espeak])")
+        return {
+            "summary": "embedded multilingual phoneme CTC model (~5 MB) and G2P",
+            "languages": f"en, ko (own G2P) {more}",
+            "sample_rate": SAMPLE_RATE, "frame_seconds": HOP / SAMPLE_RATE,
+            "license": cls.license, "weights": "embedded (in the hama wheel)",
+            "usage": "--model hama --language CODE",
+        }
+
+    def __init__(
+        self, arg: str | None = None, *, device: str = "auto",
+        window_seconds: float = 29.5, context_seconds: float = 4.0,
+    ) -> None:
+        if arg:
+            raise ModelError(f"the hama model takes no argument (got {arg!r}); use --model hama")
+        if (device or "auto").lower() not in ("auto", "cpu"):
+            raise ModelError("the embedded hama model runs on the CPU only (onnxruntime); use --device cpu or auto")
         try:
             import hama
         except ImportError as exc:  # pragma: no cover - hama is a hard dependency
@@ -49,11 +72,35 @@ class HamaModel:
         self._window = int(window_seconds * SAMPLE_RATE)
         self._context = int(context_seconds * SAMPLE_RATE)
         self._cache: dict[str, list[int]] = {}
+        self._espeak: dict[str, tuple[object, dict[str, list[int]]]] = {}
 
     # -- text -> tokens -------------------------------------------------------------------------
-    def tokenize(self, words: Sequence[str]) -> list[list[int]]:
-        """Phoneme ids for each spoken form; G2P runs once per distinct sub-word (cached)."""
-        return [self._tokenize_word(w) for w in words]
+    def tokenize(self, words: Sequence[str], language: str | None = None) -> list[list[int]]:
+        """Phoneme ids for each spoken form; G2P runs once per distinct sub-word (cached).
+
+        English and Korean (and no language) use hama's own G2P; any other language goes through
+        espeak-ng, whose phonemes are mapped onto the recogniser's vocabulary.
+        """
+        base = (language or "en").strip().replace("-", "_").split("_")[0].lower()
+        if base in self.languages:
+            return [self._tokenize_word(w) for w in words]
+        return [self._tokenize_espeak(w, language or base) for w in words]
+
+    def _tokenize_espeak(self, spoken: str, language: str) -> list[int]:
+        from ..g2p_espeak import EspeakG2P, to_inventory
+
+        if language not in self._espeak:
+            self._espeak[language] = (EspeakG2P(language), {})
+        g2p, cache = self._espeak[language]
+        ids: list[int] = []
+        for part in spoken.split():
+            cached = cache.get(part)
+            if cached is None:
+                cached = [self._ids[p] for ph in g2p.phonemes(part)  # type: ignore[attr-defined]
+                          for p in to_inventory(ph, self._ids) if p in self._ids]
+                cache[part] = cached
+            ids.extend(cached)
+        return ids
 
     def _tokenize_word(self, spoken: str) -> list[int]:
         ids: list[int] = []
