@@ -6,8 +6,9 @@
 
 Lower-level pieces: `forced_align` (batched CTC Viterbi, torchaudio's contract), `merge_tokens`,
 `group_cues` (cues that keep a `CueStyle`: `NETFLIX`, `BBC`, `PLAIN`), `check_cues` (the rules
-they still break, as `Finding`s), `load_audio`; result types `TokenSpan`, `WordSpan`, `Cue`;
-errors derive from `SubalignError`.
+they still break, as `Finding`s), `load_audio`; re-timing existing subtitles: `read_subtitles`,
+`sync_subtitles`, `write_subtitles`; result types `TokenSpan`, `WordSpan`, `Cue`; errors derive
+from `SubalignError`.
 """
 
 __version__ = "0.1.0"
@@ -27,6 +28,8 @@ from .media import load_audio  # noqa: E402
 from .pipeline import Alignment, align_media  # noqa: E402
 from .rules import Finding, check_cues  # noqa: E402
 from .style import BBC, NETFLIX, PLAIN, CueStyle, CueStyleError, get_style  # noqa: E402
+from .subtitles import Subtitles, read_subtitles, write_subtitles  # noqa: E402
+from .sync import SyncResult, sync_subtitles  # noqa: E402
 from .types import Cue, TokenSpan, WordSpan  # noqa: E402
 
 __all__ = [
@@ -43,6 +46,8 @@ __all__ = [
     "ModelError",
     "OutputError",
     "SubalignError",
+    "Subtitles",
+    "SyncResult",
     "TokenSpan",
     "TranscriptError",
     "WordSpan",
@@ -54,5 +59,8 @@ __all__ = [
     "group_cues",
     "load_audio",
     "merge_tokens",
+    "read_subtitles",
+    "sync_subtitles",
     "write_output",
+    "write_subtitles",
 ]

@@ -1,4 +1,5 @@
-"""Command line: `subalign align MEDIA TRANSCRIPT -o OUT [--style ...] [--report]`, `subalign models`.
+"""Command line: `subalign align MEDIA TRANSCRIPT -o OUT [--style ...] [--report]`,
+`subalign sync MEDIA SUBS -o OUT`, `subalign models`.
 
 User errors (SubalignError) print one line and exit 2; internal faults exit 1; `--debug` shows
 the traceback. Outputs are written atomically, so an interrupted or failed run leaves no file.
@@ -69,7 +70,27 @@ def _parser() -> argparse.ArgumentParser:
         description="List acoustic model plugins, or describe NAME[:ARG] (e.g. hf:<id>) in detail.",
     )
     m.add_argument("specs", nargs="*", metavar="NAME[:ARG]", help="models to describe (default: all)")
-    for q in (p, a, m):
+    y = sub.add_parser(
+        "sync",
+        help="re-time existing SRT or WebVTT subtitles to a media file, cue by cue",
+        description="Re-time the cues of SUBS (SRT or WebVTT) to the speech in MEDIA and write OUT. "
+        "Each cue keeps its text, tags and settings; only its times change. OUT's extension picks "
+        "the format: .srt, .vtt (the same as SUBS keeps everything else as it was) or .json.",
+    )
+    y.add_argument("media", metavar="MEDIA")
+    y.add_argument("subtitles", metavar="SUBS")
+    y.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (.srt, .vtt or .json)")
+    y.add_argument("--encoding", metavar="ENC",
+                   help="text encoding of SUBS (default: detected; UTF-8/16/32, else cp1252)")
+    y.add_argument("--force", action="store_true",
+                   help="write the result even when too few cues were found in the audio")
+    y.add_argument("--audio-stream", type=int, default=0, metavar="N",
+                   help="which audio stream of MEDIA to use, counting from 0 (default 0)")
+    add_model_options(y)
+    y.add_argument("--language", default="en", metavar="LANG",
+                   help="language of the subtitles (ISO 639 code), for their pronunciation and for "
+                   "reading numbers and symbols (default en)")
+    for q in (p, a, y, m):
         q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bars")
         q.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -132,6 +153,43 @@ def _cmd_models(args: argparse.Namespace) -> None:
                 print(f"    {label + ':':<11} {value}")
 
 
+def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
+    from .formats import check_output_path, write_output
+    from .subtitles import read_subtitles, subtitle_format_for, write_subtitles
+    from .sync import sync_subtitles
+
+    if args.audio_stream < 0:
+        raise SubalignError("--audio-stream must be 0 or more")
+    inputs = [args.media, args.subtitles]
+    out = check_output_path(args.output, inputs=inputs)
+    subs = read_subtitles(args.subtitles, encoding=args.encoding)
+    result = sync_subtitles(args.media, subs, language=args.language, audio_stream=args.audio_stream,
+                            progress=progress, **model_kwargs(args))
+    for line in result.warnings:
+        print(f"subalign: warning: {line}", file=sys.stderr)
+    if not result.trusted:
+        why = (f"only {result.found} of the {result.spoken} cues with words "
+               f"({result.confidence:.0%}) were found in the audio"
+               if result.spoken else "no cue has words that can be aligned")
+        if not args.force:
+            raise SubalignError(
+                f"{why}; the re-timed subtitles would likely be worse than the input (wrong media, "
+                f"language or subtitle file?), so nothing was written; use --force to write them anyway"
+            )
+        print(f"subalign: warning: {why}; writing anyway (--force)", file=sys.stderr)
+    if subtitle_format_for(out) is not None:
+        write_subtitles(out, result.subtitles, inputs=inputs)
+    else:  # .json or a writer plugin: the cues with their words
+        from .types import Cue
+
+        words = [w for t in result.cues for w in t.words]
+        cues = [Cue(t.start, t.end, tuple(subs.cues[t.index].lines) or ("",), t.words) for t in result.cues]
+        write_output(out, words, cues, inputs=inputs, meta=result.meta())
+    if progress:
+        print(f"wrote {out} ({len(result.cues)} cues, {result.found} of {result.spoken} with words "
+              "found in the audio)", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     debug = getattr(args, "debug", False)
@@ -143,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "align":
             _cmd_align(args, progress)
+        elif args.command == "sync":
+            _cmd_sync(args, progress)
         elif args.command == "models":
             _cmd_models(args)
     except SubalignError as exc:

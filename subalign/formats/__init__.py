@@ -21,7 +21,14 @@ from subalign.formats.srt import SrtWriter
 from subalign.formats.vtt import VttWriter
 from subalign.types import Cue, WordSpan
 
-__all__ = ["WRITERS", "Writer", "check_output_path", "supported_extensions", "write_output"]
+__all__ = [
+    "WRITERS",
+    "Writer",
+    "check_output_path",
+    "supported_extensions",
+    "write_output",
+    "write_text",
+]
 
 #: Writers by lower-case extension (with the dot); `subalign.writers` plugins add to this table.
 WRITERS: dict[str, Writer] = {w.extension: w for w in (SrtWriter(), VttWriter(), JsonWriter())}
@@ -112,12 +119,21 @@ def write_output(
 ) -> Path:
     """Write words and cues to ``path`` in the format its extension names; return the path.
 
-    The text is rendered in full first, then written to a temporary file in the same folder and
-    moved over ``path`` in one step, so a reader never sees a partial file and a failure leaves
-    any previous file untouched and no temporary file behind.
+    The text is rendered in full first, then written atomically with ``write_text``.
     """
     dest = check_output_path(path, inputs)
     text = _writer_for(dest).render(words, cues, dict(meta or {}))
+    return write_text(dest, text, inputs=inputs)
+
+
+def write_text(path: str | Path, text: str, *, inputs: Sequence[str | Path] = ()) -> Path:
+    """Write ``text`` as UTF-8 to ``path`` atomically (checked like ``write_output``).
+
+    The text goes to a temporary file in the same folder, which is then moved over ``path`` in
+    one step, so a reader never sees a partial file and a failure leaves any previous file
+    untouched and no temporary file behind.
+    """
+    dest = check_output_path(path, inputs)
     data = text.encode("utf-8")
     mode = _new_file_mode(dest)
     temp = None

@@ -1,0 +1,636 @@
+"""Re-time existing subtitles cue by cue (`subalign sync`).
+
+The chain, top to bottom:
+
+1. **spoken text**: each cue's text without markup, sound descriptions, music and speaker labels
+   ("<i>", "[MUSIC]", "♪ … ♪", "JOHN:"), split into words with spoken forms (`subalign.text`).
+2. **emissions** of the whole audio, with one extra *star* column of log-probability 0: a
+   wildcard that any audio can be, placed between cues and at both ends of the target sequence,
+   so that audio without subtitle text (music, untranscribed dialogue) goes to the star instead
+   of dragging the neighbouring words.
+3. **alignment in chunks**: consecutive cues are aligned together against a window of audio that
+   is wide enough for a ±60 s offset, a frame-rate stretch and a cut scene; the window of the next
+   chunk starts where the last trusted cue ended, so any length of media works in bounded memory.
+   A cue whose tokens score a mean probability below `min_score` is *not found* (text without
+   audio, such as a scene cut from the video); it is removed and the chunk is aligned again so
+   it cannot pull its neighbours. Each removed cue then gets a second chance alone between its
+   found neighbours: a real cue that a neighbour without audio pushed off its speech comes back.
+4. **boundaries**: a CTC model fires a little after a word begins, so each found cue's start is
+   moved back to the onset of the sound energy (and its end forward to the fade), never past the
+   neighbouring cue's speech.
+5. **the rest**: a cue that was not found, or has nothing to say, keeps a time interpolated from
+   the offsets of the nearest found cues before and after it, and is named in a warning.
+6. **fail-safe**: when fewer than `min_found` of the cues with words were found, the result is
+   marked unsafe; the CLI then refuses to write it without `--force`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import html
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .align import forced_align, forced_align_backend, merge_tokens
+from .align.spans import token_spans_to_words
+from .align.words import build_targets, min_frames
+from .errors import TranscriptError
+from .media import load_audio
+from .models import EmissionModel
+from .plugins import DEFAULT_MODEL, load_model, tokenize_words
+from .progress import bar
+from .subtitles import Subtitles
+from .text import split_words
+from .types import WordSpan
+
+__all__ = ["CueTiming", "SyncResult", "retime", "spoken_text", "sync_subtitles"]
+
+#: A cue is found when the mean probability of its tokens on the best path reaches this.
+MIN_SCORE = 0.25
+#: The result is trusted when at least this share of the cues with words were found.
+MIN_FOUND = 0.5
+#: How far the subtitles may be off at the start (a constant offset), in seconds.
+MAX_OFFSET = 75.0
+#: Audio a chunk's window reaches beyond its cues' predicted end: a cut or added scene, in seconds.
+LOOKAHEAD = 60.0
+#: The largest speed-up between the subtitles' clock and the audio's (25 / 23.976 is 1.043).
+MAX_STRETCH = 1.1
+#: Trellis cells (frames x states) per alignment call; bounds memory (1 byte each) and time.
+MAX_CELLS = 120_000_000
+#: How far (s) a boundary may move from the aligned token to the onset/fade of the sound.
+MAX_ONSET_SHIFT = 0.3
+#: Energy above the local noise floor (dB) that counts as sound, for the boundary refinement.
+ONSET_DB = 10.0
+
+
+@dataclass(frozen=True)
+class CueTiming:
+    """The new timing of one cue: seconds, a score in [0, 1], and how it was found:
+    "aligned" (its words were found in the audio), "interpolated" (its words were not found;
+    timed from its neighbours) or "unspoken" (nothing to say, e.g. "[MUSIC]"; timed from its
+    neighbours)."""
+
+    index: int
+    start: float
+    end: float
+    score: float
+    status: str
+    words: tuple[WordSpan, ...] = ()
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """Re-timed subtitles and how much of them the audio confirmed."""
+
+    subtitles: Subtitles
+    cues: tuple[CueTiming, ...]
+    spoken: int  # cues with words to align
+    found: int  # of those, the ones found in the audio
+    duration: float
+    model: str
+    backend: str
+    warnings: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+    min_found: float = MIN_FOUND
+    device: str = "cpu"
+
+    @property
+    def confidence(self) -> float:
+        """Share of the cues with words that were found in the audio (1.0 when none had words)."""
+        return self.found / self.spoken if self.spoken else 1.0
+
+    @property
+    def trusted(self) -> bool:
+        """Whether enough cues were found for the result to be better than the input."""
+        return self.spoken > 0 and self.confidence >= self.min_found
+
+    def meta(self) -> dict:
+        from . import __version__
+
+        return {
+            "subalign": __version__,
+            "command": "sync",
+            "model": self.model,
+            "device": self.device,
+            "backend": self.backend,
+            "duration": round(self.duration, 3),
+            "cues": len(self.cues),
+            "found": self.found,
+            "spoken": self.spoken,
+            "confidence": round(self.confidence, 4),
+        }
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. What a cue says
+
+_TAG = re.compile(r"<[^>\n]*>")
+_ASS = re.compile(r"\{\\[^}]*\}")
+_BRACKETS = re.compile(r"\[[^\]]*\]|\([^)]*\)|\{[^}]*\}|（[^）]*）|【[^】]*】")
+_MUSIC = re.compile(r"[♪♫♬♩#]")
+# "JOHN:", "- MAN 2:", "DR. SMITH:" at a line start: an all-capital speaker label.
+_SPEAKER = re.compile(r"^(\s*[-–—]?\s*)[A-Z][A-Z0-9 .'’&-]{0,30}:(?=\s|$)")
+_DASH = re.compile(r"^\s*[-–—]+\s*")
+
+
+def spoken_text(text: str) -> str:
+    """What a cue's text says out loud: tags, entities, sound descriptions ([…], (…)), music
+    lines (♪ …) and speaker labels ("JOHN:") removed, one line per original line."""
+    out = []
+    for line in text.split("\n"):
+        line = _ASS.sub(" ", line)
+        line = html.unescape(_TAG.sub("", line))
+        line = line.replace("\\N", " ").replace("\\n", " ").replace("\\h", " ")
+        if _MUSIC.search(line):
+            continue  # sung or music: not speech the model can follow
+        line = _BRACKETS.sub(" ", line)
+        line = _SPEAKER.sub(r"\1", line)
+        line = _DASH.sub("", line)
+        line = " ".join(line.split())
+        if any(ch.isalnum() for ch in line):
+            out.append(line)
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------------------------
+# 2-3. Alignment
+
+
+@dataclass
+class _Cue:
+    """A cue with words to align: its index, tokens per word and the flat target sequence."""
+
+    index: int
+    orig_start: float
+    orig_end: float
+    texts: list[str]
+    word_tokens: list[list[int]]
+    targets: list[int]
+    counts: list[int]  # targets owned by each word (for cutting the path back)
+
+
+@dataclass
+class _Found:
+    """Where a cue was found: token frames, score, and its words' spans (frames)."""
+
+    first: int  # first frame of its first token
+    last: int  # frame after its last token
+    score: float
+    words: list[tuple[str, int, int, float]]
+    first_token: int = -1
+    last_token: int = -1
+
+
+class _ChunkAligner:
+    """Aligns runs of cues against windows of one emission matrix with a star column."""
+
+    def __init__(
+        self, emissions: torch.Tensor, blank: int, separator: int | None, star_logp: float = 0.0
+    ) -> None:
+        frames, classes = emissions.shape
+        self.separator = separator
+        self.star = classes
+        self.blank = blank
+        self.frames = frames
+        star = torch.full((frames, 1), float(star_logp), dtype=emissions.dtype)
+        self.log_probs = torch.cat([emissions, star], dim=1)
+
+    def align(self, cues: Sequence[_Cue], lo: int, hi: int) -> dict[int, _Found]:
+        """Align `cues` (in order, star between and around them) to frames [lo, hi)."""
+        targets = [self.star]
+        counts = [1]
+        for c in cues:
+            targets.extend(c.targets)
+            counts.append(len(c.targets))
+            targets.append(self.star)
+            counts.append(1)
+        window = self.log_probs[lo:hi]
+        paths, scores = forced_align(
+            window.unsqueeze(0), torch.tensor([targets], dtype=torch.int64), blank=self.blank
+        )
+        spans = merge_tokens(paths[0], scores[0], blank=self.blank)
+        groups = token_spans_to_words(spans, counts)
+        found: dict[int, _Found] = {}
+        for k, c in enumerate(cues):
+            own = groups[2 * k + 1]
+            words = []
+            pos = 0
+            total, n = 0.0, 0
+            for text, toks, count in zip(c.texts, c.word_tokens, c.counts, strict=True):
+                ws = own[pos : pos + len(toks)]
+                pos += count
+                if not ws:
+                    continue
+                score = sum(s.score for s in ws) / len(ws)
+                total += sum(s.score for s in ws)
+                n += len(ws)
+                words.append((text, lo + ws[0].start, lo + ws[-1].end, score))
+            if not words:
+                continue
+            tokens = [s.token for s in own if s.token != self.separator] or [-1]
+            found[c.index] = _Found(
+                words[0][1], words[-1][2], total / max(n, 1), words, tokens[0], tokens[-1]
+            )
+        return found
+
+
+def _window_cells(frames: int, cues: Sequence[_Cue]) -> int:
+    return frames * (2 * (sum(len(c.targets) for c in cues) + len(cues) + 1) + 1)
+
+
+def _align_all(
+    aligner: _ChunkAligner,
+    cues: list[_Cue],
+    fps: float,
+    min_score: float,
+    max_cells: int,
+    progress: Callable[[int], None] | None,
+) -> dict[int, _Found]:
+    """Align every cue, chunk by chunk; return where the found ones are (by cue index)."""
+    total = aligner.frames
+    found: dict[int, _Found] = {}
+    i = 0
+    ws = 0  # first frame of the current window
+    anchor: tuple[float, int] | None = None  # (orig end, frame) of the last committed found cue
+    while i < len(cues):
+        # Grow the chunk while the trellis stays within budget.
+        j = i + 1
+        while True:
+            lo, hi = _window(cues, i, j, ws, anchor, fps, total)
+            if j >= len(cues) or _window_cells(hi - lo, cues[i : j + 1]) > max_cells:
+                break
+            j += 1
+        lo, hi = _window(cues, i, j, ws, anchor, fps, total)
+        chunk = cues[i:j]
+        hits = _align_chunk(aligner, chunk, lo, hi, min_score)
+        last_chunk = j >= len(cues)
+        # Commit the first two thirds of the chunk (all of the last one); the rest is aligned
+        # again with the next chunk, whose window starts after the last committed found cue.
+        commit = j if last_chunk else max(i + 1, i + (2 * (j - i)) // 3)
+        for c in cues[i:commit]:
+            if c.index in hits:
+                found[c.index] = hits[c.index]
+                anchor = (c.orig_end, hits[c.index].last)
+                ws = hits[c.index].last
+        if progress is not None:
+            progress(commit - i)
+        i = commit
+    return found
+
+
+def _window(
+    cues: Sequence[_Cue], i: int, j: int, ws: int, anchor: tuple[float, int] | None, fps: float, total: int
+) -> tuple[int, int]:
+    """Frames [lo, hi) where cues[i:j] can be: from the end of the last committed cue (or the
+    start) to their predicted end, allowing for stretch and a cut or added scene."""
+    end_orig = max(c.orig_end for c in cues[i:j])
+    if anchor is None:
+        hi = (max(end_orig, 0.0) * MAX_STRETCH + MAX_OFFSET + LOOKAHEAD) * fps
+    else:
+        span = max(0.0, end_orig - anchor[0])
+        hi = anchor[1] + (span * MAX_STRETCH + LOOKAHEAD) * fps
+    need = sum(min_frames(c.targets) + 1 for c in cues[i:j]) + 1
+    hi = int(min(total, max(hi, ws + 2 * need)))
+    lo = min(ws, max(0, hi - need))
+    return lo, hi
+
+
+def _align_chunk(aligner: _ChunkAligner, chunk: list[_Cue], lo: int, hi: int, min_score: float) -> dict[int, _Found]:
+    """Align a chunk and keep the cues scoring at least `min_score`.
+
+    Weak cues are removed and the rest aligned again, until none is weak. Text without audio
+    can push a real neighbour off its speech in the first round, so every removed cue then gets
+    a second chance alone, between the found cues around it, and the chunk is aligned once more
+    with the cues that passed.
+    """
+    active = _fit(list(chunk), hi - lo)
+    hits: dict[int, _Found] = {}
+    rescued = False
+    for _ in range(6):
+        if not active:
+            return {}
+        hits = aligner.align(active, lo, hi)
+        weak = {c.index for c in active if c.index not in hits or hits[c.index].score < min_score}
+        if weak:
+            active = [c for c in active if c.index not in weak]
+            continue
+        if rescued:
+            break
+        rescued = True
+        back = _rescue(aligner, chunk, active, hits, lo, hi, min_score)
+        if not back:
+            break
+        keep = {c.index for c in active} | back
+        active = [c for c in chunk if c.index in keep]
+    return {c.index: hits[c.index] for c in active if c.index in hits and hits[c.index].score >= min_score}
+
+
+def _rescue(
+    aligner: _ChunkAligner,
+    chunk: list[_Cue],
+    active: list[_Cue],
+    hits: dict[int, _Found],
+    lo: int,
+    hi: int,
+    min_score: float,
+) -> set[int]:
+    """Indices of removed cues that score at least `min_score` when aligned alone in the gap
+    between the found cues before and after them."""
+    kept = {c.index for c in active}
+    back: set[int] = set()
+    for pos, c in enumerate(chunk):
+        if c.index in kept:
+            continue
+        before = next((hits[d.index].last for d in reversed(chunk[:pos]) if d.index in kept), lo)
+        after = next((hits[d.index].first for d in chunk[pos + 1 :] if d.index in kept), hi)
+        if after - before < min_frames(c.targets) + 2:
+            continue
+        found = aligner.align([c], before, after).get(c.index)
+        if found is not None and found.score >= min_score:
+            back.add(c.index)
+    return back
+
+
+def _fit(cues: list[_Cue], frames: int) -> list[_Cue]:
+    """The longest prefix of `cues` whose tokens (with a star around each) fit in `frames`."""
+    need = 1
+    for n, c in enumerate(cues):
+        need += min_frames(c.targets) + 1
+        if need > frames:
+            return cues[:n]
+    return cues
+
+
+# ------------------------------------------------------------------------------------------------
+# 4. Boundaries
+
+
+def _frame_energy(waveform: np.ndarray, hop: int, frames: int) -> np.ndarray:
+    """Energy (dB) of each model frame of `hop` samples."""
+    n = min(frames, len(waveform) // hop)
+    power = np.square(waveform[: n * hop].astype(np.float64)).reshape(n, hop).mean(axis=1)
+    energy = 10 * np.log10(power + 1e-10)
+    if n < frames:
+        energy = np.concatenate([energy, np.full(frames - n, -100.0)])
+    return energy
+
+
+def _noise_floor(energy: np.ndarray, frame: int, radius: int) -> float:
+    lo, hi = max(0, frame - radius), min(len(energy), frame + radius + 1)
+    return float(np.percentile(energy[lo:hi], 10))
+
+
+def _refine(
+    found: dict[int, _Found], order: list[int], energy: np.ndarray, spikes: np.ndarray, fps: float
+) -> dict[int, tuple[int, int]]:
+    """Cue (start, end) frames: the first token moved back to the onset of the sound, the last
+    token's end moved forward to its fade. A boundary moves at most MAX_ONSET_SHIFT, only
+    through frames louder than the local noise floor + ONSET_DB, and never into a frame where
+    the model hears another sound (`spikes`: the most likely token per frame, -1 for blank) or
+    past the neighbouring found cue."""
+    limit = int(round(MAX_ONSET_SHIFT * fps))
+    radius = int(3 * fps)
+    out: dict[int, tuple[int, int]] = {}
+    keys = [k for k in order if k in found]
+    for n, k in enumerate(keys):
+        f = found[k]
+        prev_last = found[keys[n - 1]].last if n > 0 else 0
+        next_first = found[keys[n + 1]].first if n + 1 < len(keys) else len(energy)
+        start = f.first
+        floor = _noise_floor(energy, start, radius) + ONSET_DB
+        while (start - 1 > prev_last and f.first - start < limit and energy[start - 1] > floor
+               and spikes[start - 1] in (-1, f.first_token)):
+            start -= 1
+        end = f.last
+        floor = _noise_floor(energy, max(end - 1, 0), radius) + ONSET_DB
+        while (end < next_first and end - f.last < limit and end < len(energy) and energy[end] > floor
+               and spikes[end] in (-1, f.last_token)):
+            end += 1
+        out[k] = (start, end)
+    # Where a fade and the next onset meet, split the difference.
+    for a, b in zip(keys, keys[1:], strict=False):
+        if out[a][1] > out[b][0]:
+            mid = (out[a][1] + out[b][0]) // 2
+            out[a] = (out[a][0], max(out[a][0] + 1, mid))
+            out[b] = (max(mid, out[a][1]), out[b][1])
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# 5. Interpolation
+
+
+def _interpolate(
+    orig: Sequence[tuple[float, float]], placed: dict[int, tuple[float, float]], duration: float
+) -> dict[int, tuple[float, float]]:
+    """Times for the cues not in `placed`.
+
+    Each keeps its original start plus an offset interpolated (in original time) between the
+    median offsets of up to three placed cues on each side, so a constant offset, a stretch or a
+    cut between them carries over. Starts are then kept between the placed neighbours and in
+    file order, and each end stops at the next cue's start.
+    """
+    anchors = sorted(placed)
+    if not anchors:
+        return {i: orig[i] for i in range(len(orig))}
+    offsets = {k: placed[k][0] - orig[k][0] for k in anchors}
+    starts: dict[int, float] = {}
+    ceilings: dict[int, float] = {}
+    prev = 0.0
+    for i in range(len(orig)):
+        if i in placed:
+            prev = placed[i][1]
+            continue
+        pos = bisect.bisect_left(anchors, i)
+        left, right = anchors[max(0, pos - 3) : pos], anchors[pos : pos + 3]
+        o_start = orig[i][0]
+        if left and right:
+            lo_off = statistics.median(offsets[k] for k in left)
+            hi_off = statistics.median(offsets[k] for k in right)
+            a, b = orig[left[-1]][0], orig[right[0]][0]
+            w = 0.5 if b <= a else min(1.0, max(0.0, (o_start - a) / (b - a)))
+            off = lo_off + w * (hi_off - lo_off)
+        else:
+            off = statistics.median(offsets[k] for k in (left or right))
+        ceiling = placed[right[0]][0] if right else max(duration, prev)
+        starts[i] = prev = min(max(o_start + off, prev), ceiling)
+        ceilings[i] = ceiling
+    out: dict[int, tuple[float, float]] = {}
+    for i, start in starts.items():
+        nxt = starts.get(i + 1, ceilings[i])
+        end = min(start + max(0.0, orig[i][1] - orig[i][0]), max(nxt, start), ceilings[i])
+        out[i] = (start, max(start, end))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# The whole job
+
+
+def sync_subtitles(
+    media: str | Path,
+    subs: Subtitles,
+    *,
+    model: str = DEFAULT_MODEL,
+    language: str = "en",
+    device: str = "auto",
+    dtype: str = "auto",
+    audio_stream: int = 0,
+    progress: bool = False,
+    **options: float,
+) -> SyncResult:
+    """Re-time `subs` to the audio of `media`: every cue keeps its text and gets new times.
+
+    `model` is ``NAME[:ARG]`` (see `subalign models`), `device` and `dtype` go to models that run
+    on torch; `options` are passed to `retime` (min_score, min_found, max_cells).
+    """
+    t0 = time.perf_counter()
+    acoustic = load_model(model, device, dtype)
+    cues = _spoken_cues(subs, acoustic, language, progress)
+    t1 = time.perf_counter()
+    waveform = load_audio(media, sample_rate=acoustic.sample_rate, stream=audio_stream, progress=progress)
+    duration = len(waveform) / acoustic.sample_rate
+    _check_fits(cues, duration, acoustic.frame_seconds)
+    t2 = time.perf_counter()
+    with bar("emissions", duration, "s", progress) as b:
+        emissions = acoustic.emit(waveform, progress=b.update if b is not None else None)
+    t3 = time.perf_counter()
+    result = retime(subs, waveform, emissions, acoustic, language=language, cues=cues, progress=progress,
+                    **options)
+    result.timings.update(text=t1 - t0, decode=t2 - t1, emissions=t3 - t2, total=time.perf_counter() - t0)
+    return result
+
+
+def retime(
+    subs: Subtitles,
+    waveform: np.ndarray,
+    emissions: torch.Tensor,
+    acoustic: EmissionModel,
+    *,
+    language: str = "en",
+    cues: list[_Cue] | None = None,
+    progress: bool = False,
+    min_score: float = MIN_SCORE,
+    min_found: float = MIN_FOUND,
+    max_cells: int = MAX_CELLS,
+) -> SyncResult:
+    """Re-time `subs` given the audio (`waveform` at the model's rate) and its `emissions`
+    (T, C) from `acoustic`; the steps after the emissions in `sync_subtitles`."""
+    t0 = time.perf_counter()
+    if cues is None:
+        cues = _spoken_cues(subs, acoustic, language, False)
+    separator = getattr(acoustic, "word_boundary", None)
+    fps = 1.0 / acoustic.frame_seconds
+    duration = len(waveform) / acoustic.sample_rate
+    _check_fits(cues, duration, acoustic.frame_seconds)
+    found: dict[int, _Found] = {}
+    frames: dict[int, tuple[int, int]] = {}
+    if cues:
+        aligner = _ChunkAligner(emissions, acoustic.blank, separator)
+        with bar("alignment", len(cues), "cues", progress) as b:
+            found = _align_all(aligner, cues, fps, min_score, max_cells, b.update if b is not None else None)
+        hop = int(round(acoustic.sample_rate / fps))
+        energy = _frame_energy(waveform, hop, aligner.frames)
+        best = emissions.argmax(dim=1).cpu().numpy()
+        quiet = (best == acoustic.blank) | (best == separator if separator is not None else False)
+        frames = _refine(found, [c.index for c in cues], energy, np.where(quiet, -1, best), fps)
+
+    orig = [(c.start, c.end) for c in subs.cues]
+    placed = {k: (s / fps, min(e / fps, duration)) for k, (s, e) in frames.items()}
+    times = {**placed, **_interpolate(orig, placed, duration)}
+    # A found cue shows at least as long as it did before, up to the start of the next cue.
+    for k in placed:
+        s, e = times[k]
+        ceiling = times[k + 1][0] if k + 1 < len(orig) else max(duration, e)
+        times[k] = (s, max(e, min(s + max(0.0, orig[k][1] - orig[k][0]), ceiling)))
+
+    out: list[CueTiming] = []
+    spoken = {c.index for c in cues}
+    for i in range(len(subs.cues)):
+        s, e = times[i]
+        if i in placed:
+            f = found[i]
+            words = tuple(WordSpan(t, a / fps, b / fps, _unit(sc)) for t, a, b, sc in f.words)
+            out.append(CueTiming(i, s, e, _unit(f.score), "aligned", words))
+        else:
+            out.append(CueTiming(i, s, e, 0.0, "interpolated" if i in spoken else "unspoken"))
+    return SyncResult(
+        subtitles=subs.retimed([(t.start, t.end) for t in out]),
+        cues=tuple(out),
+        spoken=len(cues),
+        found=len(found),
+        duration=duration,
+        model=acoustic.name,
+        backend=forced_align_backend(),
+        warnings=tuple(_warnings(subs, out)),
+        timings={"align": time.perf_counter() - t0},
+        min_found=min_found,
+        device=str(getattr(acoustic, "device", "cpu")),
+    )
+
+
+def _unit(x: float) -> float:
+    return min(1.0, max(0.0, float(x)))
+
+
+def _spoken_cues(subs: Subtitles, acoustic: EmissionModel, language: str, progress: bool) -> list[_Cue]:
+    """The cues that have something to say, with their words' tokens and target sequences."""
+    separator = getattr(acoustic, "word_boundary", None)
+    cues: list[_Cue] = []
+    with bar("phonemes", len(subs.cues), "cues", progress) as b:
+        for i, cue in enumerate(subs.cues):
+            said = spoken_text(cue.text)
+            word_tokens: list[list[int]] = []
+            texts: list[str] = []
+            if said:
+                try:
+                    words = split_words(said, language=language, name=f"cue {i + 1}")
+                except TranscriptError:
+                    words = []
+                for w in words:
+                    toks = tokenize_words(acoustic, [w.spoken], language)[0]
+                    if toks:
+                        word_tokens.append(toks)
+                        texts.append(w.text)
+            if word_tokens:
+                targets, counts = build_targets(word_tokens, separator)
+                cues.append(_Cue(i, cue.start, cue.end, texts, word_tokens, targets, counts))
+            if b is not None:
+                b.update(1)
+    return cues
+
+
+def _check_fits(cues: Sequence[_Cue], duration: float, frame_seconds: float) -> None:
+    """Refuse subtitles with more words than the whole audio could hold (wrong file)."""
+    need = sum(min_frames(c.targets) for c in cues) * frame_seconds
+    if need > duration:
+        raise TranscriptError(
+            f"the subtitles have more words than the audio can hold: they need at least "
+            f"{need:.1f} s of speech, the audio lasts {duration:.1f} s (is it the right file?)"
+        )
+
+
+def _warnings(subs: Subtitles, timings: Sequence[CueTiming]) -> list[str]:
+    """One line naming the cues whose words were not found (the first few, then a count)."""
+    missing = [t for t in timings if t.status == "interpolated"]
+    if not missing:
+        return []
+    shown = []
+    for t in missing[:5]:
+        cue = subs.cues[t.index]
+        text = " ".join(cue.text.split())
+        text = text if len(text) <= 40 else text[:39] + "…"
+        shown.append(f'cue {t.index + 1} (line {cue.line}) "{text}"')
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    noun = "cue was" if len(missing) == 1 else "cues were"
+    return [
+        f"{len(missing)} {noun} not found in the audio and got times interpolated from their "
+        f"neighbours: {', '.join(shown)}{more}"
+    ]

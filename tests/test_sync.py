@@ -1,0 +1,313 @@
+"""`subalign sync`: what a cue says, interpolation, and re-timing on real speech (TIMIT
+utterances joined with pauses, human word timings) with offset, stretched, jittered and damaged
+subtitles; the fail-safe and the command line."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from subalign import sync
+from subalign.cli import main
+from subalign.media import load_audio
+from subalign.models import get_model
+from subalign.subtitles import parse_subtitles, read_subtitles
+from subalign.sync import _interpolate, retime, spoken_text
+
+SR = 16_000
+# Cue starts must land within this of the human-labelled start of the cue's first word.
+TOLERANCE = 0.15
+MEDIAN_TOLERANCE = 0.05
+
+
+# --------------------------------------------------------------------------------------------
+# What a cue says
+
+
+@pytest.mark.parametrize(
+    "text, said",
+    [
+        ("[MUSIC PLAYING]", ""),
+        ("♪ Oh say can you see ♪", ""),
+        ("(laughs)", ""),
+        ("JOHN: Where were you?", "Where were you?"),
+        ("- MAN 2: Over here!\n- DR. SMITH: Wait.", "Over here!\nWait."),
+        ("<i>I know</i> [sighs] you do.", "I know you do."),
+        ("<v Anna>Tom &amp; Jerry</v>", "Tom & Jerry"),
+        ("{\\an8}Up here", "Up here"),
+        ("Note: Mixed-case words before a colon stay", "Note: Mixed-case words before a colon stay"),
+        ("- Yes.\n- No.", "Yes.\nNo."),
+        ("...", ""),
+    ],
+)
+def test_spoken_text_drops_what_is_not_said(text, said):
+    assert spoken_text(text) == said
+
+
+# --------------------------------------------------------------------------------------------
+# Interpolation of cues that were not found
+
+
+def test_interpolation_carries_offset_and_stretch_and_keeps_order():
+    orig = [(float(i * 10), float(i * 10 + 2)) for i in range(6)]
+    # found cues 0, 1, 4, 5: offset +3 s before, +5 s after (a cut between 1 and 4)
+    placed = {0: (3.0, 5.0), 1: (13.0, 15.0), 4: (45.0, 47.0), 5: (55.0, 57.0)}
+    out = _interpolate(orig, placed, duration=100.0)
+    assert set(out) == {2, 3}
+    (s2, e2), (s3, e3) = out[2], out[3]
+    assert 15.0 <= s2 <= e2 <= s3 <= e3 <= 45.0
+    assert s2 == pytest.approx(20 + 3 + (5 - 3) * (20 - 10) / 30)
+    assert e2 - s2 == pytest.approx(2.0)
+
+
+def test_interpolation_squeezes_between_neighbours_without_room():
+    orig = [(0.0, 2.0), (2.0, 4.0), (4.0, 6.0)]
+    placed = {0: (10.0, 12.0), 2: (12.0, 14.0)}  # no room left for cue 1
+    s, e = _interpolate(orig, placed, duration=20.0)[1]
+    assert s == e == 12.0
+
+
+def test_interpolation_without_any_found_cue_keeps_the_input():
+    orig = [(1.0, 2.0), (3.0, 4.0)]
+    assert _interpolate(orig, {}, 10.0) == {0: orig[0], 1: orig[1]}
+
+
+# --------------------------------------------------------------------------------------------
+# Real speech
+
+
+@dataclass
+class Speech:
+    wav: Path
+    waveform: np.ndarray
+    emissions: object
+    cues: list[tuple[str, float, float]]  # text, true start, true end (first/last word)
+    unused: list[str]  # TIMIT prompts that are not in the audio
+    short_wav: Path  # the first SHORT cues only, for the command-line tests
+
+
+SHORT = 5
+
+
+def _write_wav(path: Path, samples: np.ndarray) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SR)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def _timit_utterances(root: Path):
+    for txt in sorted(root.glob("dr*/*.txt")):
+        wav = txt.with_suffix(".riff.wav") if txt.with_suffix(".riff.wav").exists() else txt.with_suffix(".wav")
+        prompt = txt.read_text().split(maxsplit=2)[2].strip()
+        rows = [r.split() for r in txt.with_suffix(".wrd").read_text().splitlines() if r.strip()]
+        yield txt.parent.name, wav, prompt, int(rows[0][0]) / SR, int(rows[-1][1]) / SR
+
+
+@pytest.fixture(scope="module")
+def speech(timit, tmp_path_factory) -> Speech:
+    """About a minute of TIMIT (three speakers' sx utterances) joined with 0.4-2 s pauses of quiet
+    noise; one cue per utterance, true times from the human word labels."""
+    rng = random.Random(11)
+    noise = np.random.default_rng(11)
+    parts, cues, used = [], [], set()
+    t = 0.0
+    for speaker, wav, prompt, first, last in _timit_utterances(timit):
+        if speaker not in ("dr1-fvmh0", "dr2-marc0", "dr3-falk0") or not wav.stem.startswith("sx"):
+            continue
+        pause = (noise.standard_normal(int(rng.uniform(0.4, 2.0) * SR)) * 3e-4).astype(np.float32)
+        parts += [pause, load_audio(wav, sample_rate=SR)]
+        t += len(pause) / SR
+        cues.append((prompt, t + first, t + last))
+        used.add(prompt)
+        t += len(parts[-1]) / SR
+    parts.append(np.zeros(SR, dtype=np.float32))
+    waveform = np.concatenate(parts)
+    folder = tmp_path_factory.mktemp("speech")
+    path, short = folder / "joined.wav", folder / "short.wav"
+    _write_wav(path, waveform)
+    _write_wav(short, waveform[: int((cues[SHORT - 1][2] + 1.0) * SR)])
+    waveform = load_audio(path, sample_rate=SR)
+    emissions = get_model("hama").emit(waveform)
+    unused = [ln.split(" (")[0] for ln in (timit / "docs" / "prompts.txt").read_text().splitlines()
+              if ln and not ln.startswith(";") and ln.split(" (")[0] not in used]
+    assert 40 < len(waveform) / SR < 80 and len(cues) >= 10
+    return Speech(path, waveform, emissions, cues, unused, short)
+
+
+def _srt(entries: list[tuple[str, float, float]]) -> str:
+    def clock(x: float) -> str:
+        ms = max(0, round(x * 1000))
+        return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+    return "\n".join(f"{i}\n{clock(a)} --> {clock(b)}\n{text}\n" for i, (text, a, b) in enumerate(entries, 1))
+
+
+def _check(result, truth: list[float | None]) -> list[float]:
+    """Errors (s) of the re-timed starts of the real cues; all within TOLERANCE."""
+    errors = []
+    for timing, true_start in zip(result.cues, truth, strict=True):
+        if true_start is None:
+            continue
+        assert timing.status == "aligned"
+        errors.append(abs(timing.start - true_start))
+    assert max(errors) <= TOLERANCE, errors
+    assert statistics.median(errors) <= MEDIAN_TOLERANCE, errors
+    starts = [t.start for t in result.cues]
+    assert starts == sorted(starts)  # file order kept, no overlaps
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(result.cues, result.cues[1:], strict=False))
+    return errors
+
+
+@pytest.mark.parametrize(
+    "name, change",
+    [
+        ("late by 52 s", lambda a, i: a + 52.0),
+        ("early by 40 s", lambda a, i: a - 40.0),
+        ("23.976 fps shown at 25", lambda a, i: a * 25 / 23.976 + 1.0),
+        ("each cue off by up to 1 s", lambda a, i: a + random.Random(i).uniform(-1, 1)),
+    ],
+)
+def test_retime_recovers_the_true_starts(speech, name, change):
+    entries = [(text, change(a, i), change(b, i)) for i, (text, a, b) in enumerate(speech.cues)]
+    subs = parse_subtitles(_srt(entries), name="in.srt")
+    result = retime(subs, speech.waveform, speech.emissions, get_model("hama"))
+    _check(result, [a for _, a, _ in speech.cues])
+    assert result.found == result.spoken == len(speech.cues) and result.trusted and not result.warnings
+
+
+def test_small_chunks_give_the_same_answer(speech):
+    """Long media are aligned in chunks of bounded size; a budget of a few cues per chunk (many
+    chunks, each window placed after the last one) must not change the result."""
+    entries = [(text, a * 25 / 23.976 + 45.0, b * 25 / 23.976 + 45.0) for text, a, b in speech.cues]
+    subs = parse_subtitles(_srt(entries), name="in.srt")
+    whole = retime(subs, speech.waveform, speech.emissions, get_model("hama"))
+    calls = []
+    original = sync._ChunkAligner.align
+
+    def counting(self, cues, lo, hi):
+        calls.append((len(cues), hi - lo))
+        return original(self, cues, lo, hi)
+
+    sync._ChunkAligner.align = counting
+    try:
+        chunked = retime(subs, speech.waveform, speech.emissions, get_model("hama"), max_cells=600_000)
+    finally:
+        sync._ChunkAligner.align = original
+    assert sum(1 for n, _ in calls if n > 1) >= 4  # it really ran in several chunks
+    assert min(frames for _, frames in calls) < len(speech.emissions) / 2  # windows follow the cues
+    _check(chunked, [a for _, a, _ in speech.cues])
+    flat = [x for t in chunked.cues for x in (t.start, t.end)]
+    assert flat == pytest.approx([x for t in whole.cues for x in (t.start, t.end)], abs=0.03)
+
+
+def test_text_without_audio_and_audio_without_text_do_not_drag_the_neighbours(speech):
+    """A cue whose text is not in the audio, one dropped cue (its speech stays in the audio),
+    a sound description and a speaker label; times shifted by 7 s."""
+    entries, truth = [], []
+    for i, (text, a, b) in enumerate(speech.cues):
+        if i == 3:
+            continue  # dropped: its speech is still in the audio
+        if i == 5:
+            entries.append(("WOMAN: " + text, a + 7, b + 7))
+        else:
+            entries.append((text, a + 7, b + 7))
+        truth.append(a)
+        if i == 6:  # inserted in the pause after cue 6: text that is not in the audio
+            nxt = speech.cues[i + 1][1]
+            entries.append((speech.unused[0], b + 7.1, nxt + 6.9))
+            truth.append(None)
+        if i == 8:
+            entries.append(("[DOOR SLAMS]", b + 7.05, b + 7.3))
+            truth.append(None)
+    subs = parse_subtitles(_srt(entries), name="in.srt")
+    result = retime(subs, speech.waveform, speech.emissions, get_model("hama"))
+    _check(result, truth)
+    fake = truth.index(None)
+    assert result.cues[fake].status == "interpolated"
+    assert result.cues[fake - 1].end <= result.cues[fake].start <= result.cues[fake + 1].start
+    assert result.cues[truth.index(None, fake + 1)].status == "unspoken"
+    assert len(result.warnings) == 1 and f"cue {fake + 1} (line {subs.cues[fake].line})" in result.warnings[0]
+    assert result.trusted
+
+
+def test_subtitles_of_another_recording_are_not_trusted(speech):
+    entries = [(speech.unused[k + 1], a, b) for k, (_, a, b) in enumerate(speech.cues)]
+    result = retime(parse_subtitles(_srt(entries), name="in.srt"), speech.waveform, speech.emissions,
+                    get_model("hama"))
+    assert result.confidence < 0.5 and not result.trusted
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+
+
+VTT_HEAD = "WEBVTT\n\nSTYLE\n::cue { color: yellow }\n\nNOTE shifted by 30 s\n\n"
+
+
+def test_cli_sync_keeps_everything_but_the_times(speech, tmp_path, capsys):
+    cues = speech.cues[:SHORT]
+    blocks = [f"c{i}\n{_vtt_clock(a + 30)} --> {_vtt_clock(b + 30)} line:10% align:start\n<i>{t}</i>"
+              for i, (t, a, b) in enumerate(cues)]
+    src = tmp_path / "in.vtt"
+    src.write_text(VTT_HEAD + "\n\n".join(blocks) + "\n", encoding="utf-8")
+    before = src.read_bytes()
+    out = tmp_path / "out.vtt"
+    assert main(["sync", str(speech.short_wav), str(src), "-o", str(out), "-q"]) == 0
+    assert src.read_bytes() == before
+    written = read_subtitles(out)
+    original = read_subtitles(src)
+    assert [(c.text, c.identifier, c.settings) for c in written.cues] == [
+        (c.text, c.identifier, c.settings) for c in original.cues]
+    assert out.read_text().startswith(VTT_HEAD)
+    for cue, (_, a, _) in zip(written.cues, cues, strict=True):
+        assert abs(cue.start - a) <= TOLERANCE
+    # the same to SRT and JSON
+    assert main(["sync", str(speech.short_wav), str(src), "-o", str(tmp_path / "out.srt"), "-q"]) == 0
+    srt = read_subtitles(tmp_path / "out.srt")
+    assert [c.text for c in srt.cues] == [f"<i>{t}</i>" for t, _, _ in cues]
+    assert [(c.start, c.end) for c in srt.cues] == [(c.start, c.end) for c in written.cues]
+
+
+def _vtt_clock(x: float) -> str:
+    ms = round(x * 1000)
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+
+
+def test_cli_refuses_an_untrusted_result_unless_forced(speech, tmp_path, capsys):
+    src = tmp_path / "other.srt"
+    src.write_text(_srt([(speech.unused[k + 1], a, b) for k, (_, a, b) in enumerate(speech.cues[:SHORT])]))
+    out = tmp_path / "out.srt"
+    assert main(["sync", str(speech.short_wav), str(src), "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "were found in the audio" in err and "--force" in err and not out.exists()
+    assert err.count("subalign: error:") == 1 and len(err.strip().splitlines()) <= 2
+    assert main(["sync", str(speech.short_wav), str(src), "-o", str(out), "-q", "--force"]) == 0
+    assert len(read_subtitles(out).cues) == SHORT
+
+
+@pytest.mark.parametrize(
+    "subs_text, output, message",
+    [
+        ("1\n00:00:01,000 --> 00:00:02;000\nhi\n", "out.srt", "in.srt line 2: cannot read the cue timing"),
+        ("1\n00:00:01,000 --> 00:00:02,000\nhi\n", "out.ass", "not a known output format"),
+        ("1\n00:00:01,000 --> 00:00:02,000\nhi\n", "in.srt", "refusing to overwrite the input"),
+        ("1\n00:00:01,000 --> 00:00:02,000\nhi\n", "nowhere/out.srt", "does not exist"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, subs_text, output, message):
+    media = tmp_path / "silence.wav"
+    _write_wav(media, np.zeros(SR, dtype=np.float32))
+    src = tmp_path / "in.srt"
+    src.write_text(subs_text)
+    assert main(["sync", str(media), str(src), "-o", str(tmp_path / output), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert src.read_text() == subs_text
