@@ -28,6 +28,8 @@ import torch
 
 from subalign.errors import AlignmentError
 
+from .viterbi import _length_tensor
+
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
     "backend",
@@ -42,7 +44,6 @@ DEFAULT_MEMORY_BUDGET = 1 << 30
 _MODES = {"auto": 0, "full": 1, "checkpoint": 2}
 _FLOAT_TYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _INDEX_TYPES = (torch.int32, torch.int64)
-_LENGTH_TYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 _CPP_SOURCES = ("forced_align_op.cpp", "forced_align_cpu.cpp")
 _CUDA_SOURCES = ("forced_align_cuda.cu",)
 _HEADERS = ("forced_align.h", "trellis.h", "forced_align_kernels.cuh")
@@ -249,30 +250,8 @@ def _lengths(
     limit: int,
     axis: str,
 ) -> np.ndarray:
-    """A lengths argument as a (B,) int64 array; same checks and words as the reference."""
-    if value is None:
-        return np.full(batch, limit, dtype=np.int64)
-    if not isinstance(value, torch.Tensor):
-        try:
-            value = torch.as_tensor(value)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise AlignmentError(
-                f"{name} must be a 1-D integer tensor, got {type(value).__name__}"
-            ) from exc
-    if value.dtype not in _LENGTH_TYPES:
-        raise AlignmentError(f"{name} must have an integer dtype, got {value.dtype}")
-    if value.dim() == 0 and batch == 1:
-        value = value.reshape(1)
-    if value.dim() != 1 or value.shape[0] != batch:
-        raise AlignmentError(f"{name} must have shape ({batch},), got {tuple(value.shape)}")
-    lengths = value.detach().cpu().to(torch.int64).numpy()
-    bad = np.flatnonzero((lengths < 0) | (lengths > limit))
-    if bad.size:
-        b = int(bad[0])
-        raise AlignmentError(
-            f"{name}[{b}] = {int(lengths[b])} is outside [0, {limit}] (the {axis} of the padded tensor)"
-        )
-    return lengths
+    """A lengths argument as a (B,) int64 array; the reference's own checks and words."""
+    return _length_tensor(value, name, batch, limit, limit, axis)
 
 
 def _check_targets(
