@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--language", default="en", metavar="LANG",
                    help="language of the transcript (ISO 639 code), for its pronunciation and for "
                    "reading numbers and symbols (default en)")
+    a.add_argument("--plain-boundaries", action="store_true",
+                   help="keep the plain Viterbi word times (no acoustic boundary refinement)")
     add_style_arguments(a)
 
     m = sub.add_parser(
@@ -108,7 +110,8 @@ def _cmd_align(args: argparse.Namespace, progress: bool) -> None:
     out = check_output_path(args.output, inputs=inputs)
     text = read_text(args.transcript)
     result = align_media(args.media, text, language=args.language, audio_stream=args.audio_stream,
-                         progress=progress, style=style, **model_kwargs(args))
+                         progress=progress, style=style, refine=not args.plain_boundaries,
+                         **model_kwargs(args))
     write_output(out, result.words, result.cues, inputs=inputs, meta=result.meta())
     if args.report:
         _print_report(result.report, len(result.cues))

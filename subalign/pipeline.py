@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .align import forced_align_backend
+from .align.refine import boundary_refiner
 from .align.words import align_words, build_targets, check_fits
 from .cues import group_cues
 from .errors import TranscriptError
@@ -36,6 +37,7 @@ class Alignment:
     style: CueStyle = NETFLIX
     report: list[Finding] = field(default_factory=list)
     device: str = "cpu"
+    boundaries: str = "plain"  # "refined": word boundaries moved by align/refine.py
 
     def meta(self) -> dict:
         """What the JSON output records about how the alignment was made; its ``report`` (the
@@ -50,6 +52,7 @@ class Alignment:
             "duration": round(self.duration, 3),
             "style": self.style.as_dict(),
             "report": [f.as_dict() for f in self.report],
+            "boundaries": self.boundaries,
         }
 
 
@@ -71,6 +74,7 @@ def align_media(
     audio_stream: int = 0,
     progress: bool = False,
     style: CueStyle | str | None = None,
+    refine: bool = True,
 ) -> Alignment:
     """Align `text` (a plain transcript) to the audio of `media` and group the words into cues
     that keep `style` (default Netflix; the media's frame rate is filled in), with a report of
@@ -78,6 +82,9 @@ def align_media(
 
     `model` is ``NAME[:ARG]`` (see `subalign models`); `device` (auto, cpu, cuda[:N]) and `dtype`
     (auto, float32, float16, bfloat16) go to models that run on torch.
+
+    `refine` moves word boundaries from the CTC spikes to the acoustic boundaries (align/refine.py)
+    when the model has fitted weights; False gives the plain Viterbi times.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -113,9 +120,10 @@ def align_media(
 
     t3 = time.perf_counter()
     with bar("alignment", 1, "step", progress) as b:
+        refiner = boundary_refiner(acoustic, waveform, emissions) if refine else None
         spans = align_words(
             emissions, word_tokens, [w.text for w in words], acoustic.frame_seconds,
-            blank=acoustic.blank, separator=separator,
+            blank=acoustic.blank, separator=separator, refine=refiner,
         )
         if b is not None:
             b.update(1)
@@ -124,4 +132,5 @@ def align_media(
     report = check_cues(cues, cue_style)
     timings["align"] = time.perf_counter() - t3
     return Alignment(spans, cues, duration, acoustic.name, forced_align_backend(), timings,
-                     cue_style, report, device=str(getattr(acoustic, "device", "cpu")))
+                     cue_style, report, device=str(getattr(acoustic, "device", "cpu")),
+                     boundaries="refined" if refiner is not None else "plain")

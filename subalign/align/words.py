@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
 from ..errors import TranscriptError
 from ..types import TokenSpan, WordSpan
 from .spans import merge_tokens, token_spans_to_words
+
+# Given the token spans of each spoken word and the separator span after it (or None), the
+# (start, end) of each word in seconds: a boundary refinement step (see refine.py).
+Refiner = Callable[[list[list[TokenSpan]], list[TokenSpan | None]], list[tuple[float, float]]]
 
 
 def min_frames(tokens: Sequence[int]) -> int:
@@ -54,12 +58,15 @@ def align_words(
     frame_seconds: float,
     blank: int,
     separator: int | None = None,
+    refine: Refiner | None = None,
 ) -> list[WordSpan]:
     """Force-align the words to (T, C) emissions and return one WordSpan per word.
 
     A word starts at the first frame of its first token and ends after the last frame of its
-    last token; its score is the mean probability of its tokens. A word with no tokens (nothing
-    pronounceable) gets a zero-length span where the previous word ends, with score 0.
+    last token, unless `refine` is given: it receives the token spans of the spoken words (and
+    the separator span after each, or None) and returns their (start, end) in seconds (see
+    `refine.py`). The score is the mean probability of the word's tokens. A word with no tokens
+    (nothing pronounceable) gets a zero-length span where the previous word ends, with score 0.
     """
     from . import forced_align  # the public entry point picks the extension or the reference
 
@@ -75,15 +82,20 @@ def align_words(
     )
     spans = merge_tokens(paths[0], scores[0], blank=blank)
     per_word = token_spans_to_words(spans, counts)
+    owns = [wspans[: len(toks)] for toks, wspans in zip(word_tokens, per_word, strict=True)]
+    times: dict[int, tuple[float, float]] = {}
+    if refine is not None:
+        spoken = [i for i, own in enumerate(owns) if own]
+        seps = [per_word[i][len(word_tokens[i])] if len(per_word[i]) > len(word_tokens[i]) else None
+                for i in spoken]
+        times = dict(zip(spoken, refine([owns[i] for i in spoken], seps), strict=True))
     words: list[WordSpan] = []
     cursor = 0.0
-    for text, toks, wspans in zip(texts, word_tokens, per_word, strict=True):
-        own: list[TokenSpan] = wspans[: len(toks)]  # drop the trailing separator
+    for i, (text, own) in enumerate(zip(texts, owns, strict=True)):
         if not own:
             words.append(WordSpan(text, cursor, cursor, 0.0))
             continue
-        start = own[0].start * frame_seconds
-        end = own[-1].end * frame_seconds
+        start, end = times.get(i, (own[0].start * frame_seconds, own[-1].end * frame_seconds))
         score = sum(s.score * len(s) for s in own) / sum(len(s) for s in own)
         words.append(WordSpan(text, start, end, min(1.0, max(0.0, score))))
         cursor = end

@@ -1,0 +1,399 @@
+"""Word-boundary refinement: move each word boundary from the CTC spikes to where the sound changes.
+
+A peaky CTC model fires each phoneme in one frame, usually late (hama's word starts come ~80 ms
+after the human label), and only knows time in 20 ms steps. The Viterbi path still says *which*
+gap between two words a boundary belongs to; this module decides *where* in that gap it is, on a
+5 ms grid:
+
+* Every junction between two spoken words (and the start of the first and the end of the last)
+  gets a window of candidate times around the spikes of the two phonemes that meet there.
+* Each candidate is described by what changes there — energy and spectrum (log-mel) on both
+  sides at 10/20/40 ms, long-range silence, the model's posteriors of the phonemes, `<blank>` and
+  `<wb>` — and where it sits relative to the spikes (per phoneme class: stops, fricatives, …).
+* A junction picks a pair (end of the left word, start of the right word); the pair differs when
+  there is a pause between them. Two small scorers (one for word ends, one for word starts; a
+  32-unit tanh layer each) plus a linear pause term score the pairs, and a dynamic programme
+  over the junctions picks the best sequence that keeps every word at least 10 ms long and in
+  order.
+
+The scorers' weights are data (`_boundary_weights.py`), fitted by `bench/fit_boundaries.py` as a
+conditional logit over the candidates, on human word labels the weights file names. They belong
+to one acoustic model (its emissions' timing), so other models keep the plain Viterbi times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..types import TokenSpan
+from .words import Refiner
+
+__all__ = ["AcousticGrid", "Junction", "boundary_refiner", "decode", "junctions", "load_weights", "phone_class",
+           "refine_words"]
+
+SAMPLE_RATE = 16_000
+GRID_HOP = 80  # samples: a 5 ms grid
+GRID_SECONDS = GRID_HOP / SAMPLE_RATE
+FRAME_WINDOW = 400  # 25 ms analysis window
+N_FFT = 512
+N_MELS = 24
+MIN_WORD = 2  # grid steps (10 ms): the shortest word the decoder allows
+REACH = 25  # model frames (500 ms): how far past its own spike a word's start or end may move
+
+# Phoneme classes by IPA symbol; boundaries behave differently after and before each.
+_STOPS = {"p", "b", "t", "d", "k", "g", "ɡ", "t͡ʃ", "d͡ʒ", "ʔ"}
+_FRICATIVES = {"f", "v", "θ", "ð", "s", "z", "ʃ", "ʒ", "h"}
+_NASALS = {"m", "n", "ŋ"}
+_LIQUIDS = {"l", "ɹ", "w", "j", "ɫ", "ɾ"}
+NUM_CLASSES = 5
+
+
+def phone_class(symbol: str) -> int:
+    """0 stop, 1 fricative, 2 nasal, 3 liquid/glide, 4 vowel or anything else."""
+    if symbol in _STOPS:
+        return 0
+    if symbol in _FRICATIVES:
+        return 1
+    if symbol in _NASALS:
+        return 2
+    if symbol in _LIQUIDS:
+        return 3
+    return 4
+
+
+def _mel_filters() -> np.ndarray:
+    freqs = np.linspace(0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+
+    def mel(f: np.ndarray | float) -> np.ndarray:
+        return 2595 * np.log10(1 + np.asarray(f) / 700)
+
+    def hz(m: np.ndarray) -> np.ndarray:
+        return 700 * (10 ** (m / 2595) - 1)
+
+    pts = hz(np.linspace(mel(60.0), mel(7600.0), N_MELS + 2))
+    fb = np.zeros((N_MELS, freqs.size))
+    for i in range(N_MELS):
+        lo, mid, hi = pts[i : i + 3]
+        fb[i] = np.clip(np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)), 0, None)
+    return fb
+
+
+_MEL = _mel_filters()
+_WINDOW = np.hanning(FRAME_WINDOW)
+
+
+class AcousticGrid:
+    """Energy and spectrum of a 16 kHz waveform on the 5 ms grid, with running sums for window means.
+
+    Grid point g is centred on sample g * 80; the whole file is analysed in chunks so that only a
+    few numbers per grid point are kept (about 100 bytes per 5 ms).
+    """
+
+    def __init__(self, waveform: np.ndarray, chunk: int = 8192) -> None:
+        wav = np.asarray(waveform, dtype=np.float32)
+        n = wav.size // GRID_HOP + 1
+        pad = np.pad(wav, (FRAME_WINDOW // 2, FRAME_WINDOW // 2 + GRID_HOP))
+        log_e = np.empty(n)
+        mel = np.empty((n, N_MELS))
+        offsets = np.arange(FRAME_WINDOW)
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            frames = pad[np.arange(a, b)[:, None] * GRID_HOP + offsets] * _WINDOW
+            power = np.abs(np.fft.rfft(frames, N_FFT)) ** 2
+            log_e[a:b] = 10 * np.log10(power.sum(1) + 1e-10)
+            mel[a:b] = np.log(power @ _MEL.T + 1e-10)
+        self.size = n
+        self.log_e = log_e
+        self.ref = float(np.percentile(log_e, 95))  # "loud speech" level of this recording
+        high = np.log(np.exp(mel[:, 14:]).sum(1) + 1e-10)
+        low = np.log(np.exp(mel[:, :8]).sum(1) + 1e-10)
+        self._c_e = _cumsum(log_e)
+        c_mel = _cumsum(mel)  # only the changes below are kept, not the spectra
+        g = np.arange(n)
+        # Changes at 10, 20 and 40 ms: after minus before (energy, high and low bands), and the
+        # RMS distance between the log-mel spectra on the two sides.
+        self.change: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        c_hi, c_lo = _cumsum(high), _cumsum(low)
+        for k in (2, 4, 8):
+            d_e = (self.mean_e(g, g + k) - self.mean_e(g - k, g)) / 10
+            d_m = np.sqrt(((_wmean(c_mel, g, g + k) - _wmean(c_mel, g - k, g)) ** 2).mean(1))
+            d_h = _wmean(c_hi, g, g + k) - _wmean(c_hi, g - k, g)
+            d_l = _wmean(c_lo, g, g + k) - _wmean(c_lo, g - k, g)
+            self.change[k] = (d_e, d_m, d_h, d_l)
+        self.left6 = (self.mean_e(g - 6, g) - self.ref) / 10
+        self.right6 = (self.mean_e(g, g + 6) - self.ref) / 10
+        floor = log_e.min()
+        after = np.concatenate([log_e, np.full(20, floor)])
+        before = np.concatenate([np.full(20, floor), log_e])
+        view = np.lib.stride_tricks.sliding_window_view
+        self.max_after = (view(after, 20)[:n].max(1) - self.ref) / 10  # loudest in [g, g+100 ms)
+        self.max_before = (view(before, 20)[:n].max(1) - self.ref) / 10  # loudest in [g-100 ms, g)
+
+    def mean_e(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Mean log-energy (dB) over grid points [a, b), clipped to the file (never empty)."""
+        return _wmean(self._c_e, a, b)
+
+
+def _cumsum(x: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.zeros((1,) + x.shape[1:]), np.cumsum(x, 0)])
+
+
+def _wmean(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean of the rows [a, b) from running sums `c`, with the window clipped to the data and at
+    least one row long."""
+    n = len(c) - 1
+    a = np.clip(a, 0, n)
+    b = np.clip(b, 0, n)
+    b = np.maximum(b, a + 1)
+    a = np.minimum(a, n - 1)
+    b = np.minimum(b, n)
+    if c.ndim == 2:
+        return (c[b] - c[a]) / (b - a)[:, None]
+    return (c[b] - c[a]) / (b - a)
+
+
+@dataclass
+class Junction:
+    """One place where a word boundary is decided: between words j-1 and j (j = 0: before the
+    first word; j = n: after the last). `ends` / `starts` are the candidate grid indices for the
+    left word's end and the right word's start (None at the edges), `x_end` / `x_start` their
+    features; inside, `pairs` lists the (end, start) index pairs with end <= start."""
+
+    index: int
+    ends: np.ndarray | None
+    starts: np.ndarray | None
+    x_end: np.ndarray | None
+    x_start: np.ndarray | None
+    pairs: tuple[np.ndarray, np.ndarray] | None
+    x_pause: np.ndarray  # per pair (inside) or per candidate (edges)
+
+
+def _side_features(
+    grid: AcousticGrid, probs: np.ndarray, logp: np.ndarray, cands: np.ndarray, start: bool,
+    token: int, token_class: int, anchor: float, wb_mid: float | None, blank: int, wb: int | None,
+    sub: int,
+) -> np.ndarray:
+    """Features of each candidate as the start (start=True) of the word on its right, or the end
+    of the word on its left; 52 columns (see the module docstring)."""
+    c = cands
+    sign = 1.0 if start else -1.0
+    cols: list[np.ndarray] = []
+    for k in (2, 4, 8):
+        d_e, d_m, d_h, d_l = grid.change[k]
+        cols += [sign * d_e[c], d_m[c], sign * d_h[c], sign * d_l[c]]
+    inside = grid.right6[c] if start else grid.left6[c]
+    outside = grid.left6[c] if start else grid.right6[c]
+    cols += [inside, outside, np.maximum(0.0, -4.0 - outside)]
+    for k in (12, 24):
+        out_ab = (c - k, c) if start else (c, c + k)
+        in_ab = (c, c + k) if start else (c - k, c)
+        cols += [(grid.mean_e(*out_ab) - grid.ref) / 10, (grid.mean_e(*in_ab) - grid.ref) / 10]
+    cols += [grid.max_before[c] if start else grid.max_after[c]]
+    t = probs.shape[0]
+    fr = np.minimum(c // sub, t - 1)
+    f_in = np.clip(fr if start else fr - 1, 0, t - 1)
+    f_out = np.clip(fr - 1 if start else fr, 0, t - 1)
+    f_in2 = np.clip(f_in + (1 if start else -1), 0, t - 1)
+    zero = np.zeros(len(c))
+    p_wb_out = probs[f_out, wb] if wb is not None else zero
+    p_wb_in = probs[f_in, wb] if wb is not None else zero
+    cols += [probs[f_out, blank], probs[f_in, blank], p_wb_out, p_wb_in,
+             probs[f_in, token], probs[f_out, token], probs[f_in2, token]]
+    lp = np.maximum(logp, -20.0) / 10
+    cols += [lp[f_out, token], lp[f_in, token], lp[f_in2, token], lp[f_out, blank], lp[f_in, blank]]
+    u = (c / sub - anchor) / 5
+    per_class = np.zeros((len(c), NUM_CLASSES * 3))
+    per_class[:, token_class * 3] = u
+    per_class[:, token_class * 3 + 1] = u**2
+    per_class[:, token_class * 3 + 2] = np.abs(u)
+    cols += [u, u**2]
+    if wb_mid is not None:
+        v = (c / sub - wb_mid) / 5
+        tail = [np.abs(v), v, np.ones(len(c))]
+    else:
+        tail = [zero, zero, zero]
+    x = np.column_stack([np.asarray(col, dtype=np.float64) for col in cols[:-2]]
+                        + [per_class] + [cols[-2], cols[-1]] + tail)
+    return x.astype(np.float32)
+
+
+def _pause_features(grid: AcousticGrid, e: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Features of a pause [e, s) between two words: is there one, how long, how quiet."""
+    length = (s - e).astype(np.float64)
+    has = (length > 0).astype(np.float64)
+    quiet = np.where(length > 0, (grid.mean_e(e, s) - grid.ref) / 10, 0.0)
+    return np.column_stack([has, length / 20, np.sqrt(length / 20), has * quiet, quiet * length / 20]).astype(np.float32)
+
+
+def junctions(
+    words: Sequence[Sequence[TokenSpan]], separators: Sequence[TokenSpan | None], grid: AcousticGrid,
+    emissions: np.ndarray, classes: Sequence[int], blank: int, wb: int | None, sub: int,
+) -> list[Junction]:
+    """The junctions of one aligned stretch: `words` are the token spans of each spoken word (in
+    emission frames), `separators` the `<wb>` span after each word (or None)."""
+    probs = np.exp(emissions)
+    n = len(words)
+    size = grid.size
+    out: list[Junction] = []
+    for j in range(n + 1):
+        left = words[j - 1] if j > 0 else None
+        right = words[j] if j < n else None
+        # The window runs from a little before the left word's last spike to just after the right
+        # word's first one; a side never reaches more than REACH frames past its own spike, so a
+        # long pause gives two windows (one per side) instead of one huge one.
+        lo = max((left[-1].start - 6) * sub, (left[0].start - 3) * sub) if left is not None else 0
+        hi = min((right[0].end + 2) * sub, right[-1].end * sub) if right is not None else size - 1
+        if left is None:
+            assert right is not None
+            lo = (right[0].start - REACH) * sub
+        if right is None:
+            hi = (left[-1].end + REACH) * sub
+        lo = int(max(0, lo))
+        hi = int(min(size - 1, max(hi, lo)))
+        sep = separators[j - 1] if left is not None else None
+        wb_mid = (sep.start + sep.end) / 2 if sep is not None else None
+        ends = starts = x_end = x_start = None
+        if left is not None:
+            ends = np.arange(lo, max(lo, min(hi, (left[-1].end + REACH) * sub)) + 1)
+            tok = left[-1].token
+            x_end = _side_features(grid, probs, emissions, ends, False, tok, classes[tok], left[-1].end,
+                                   wb_mid, blank, wb, sub)
+        if right is not None:
+            starts = np.arange(min(hi, max(lo, (right[0].start - REACH) * sub)), hi + 1)
+            tok = right[0].token
+            x_start = _side_features(grid, probs, emissions, starts, True, tok, classes[tok], right[0].start,
+                                     wb_mid, blank, wb, sub)
+        pairs: tuple[np.ndarray, np.ndarray] | None = None
+        if ends is not None and starts is not None:
+            ei, si = np.nonzero(ends[:, None] <= starts[None, :])
+            pairs = (ei, si)
+            x_pause = _pause_features(grid, ends[ei], starts[si])
+        elif starts is not None:
+            x_pause = _pause_features(grid, np.full(len(starts), max(0, lo - 40)), starts)
+        else:
+            assert ends is not None
+            x_pause = _pause_features(grid, ends, np.full(len(ends), min(size, hi + 40)))
+        out.append(Junction(j, ends, starts, x_end, x_start, pairs, x_pause))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring and decoding
+
+
+def _mlp(x: np.ndarray, p: Mapping[str, np.ndarray]) -> np.ndarray:
+    h = np.tanh(((x - p["mean"]) / p["std"]) @ p["w1"] + p["b1"])
+    return h @ p["w2"] + p["b2"]
+
+
+def load_weights(raw: Mapping) -> dict:
+    """Weights as numpy arrays from the plain lists in `_boundary_weights`."""
+    return {
+        "end": {k: np.asarray(v, dtype=np.float64) for k, v in raw["end"].items()},
+        "start": {k: np.asarray(v, dtype=np.float64) for k, v in raw["start"].items()},
+        "pause": np.asarray(raw["pause"], dtype=np.float64),
+    }
+
+
+def option_scores(j: Junction, weights: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(end grid, start grid, score) of every option of a junction; an edge junction's missing
+    side is -inf/+inf so that it never constrains its neighbour."""
+    pause = weights["pause"]
+    if j.pairs is not None:
+        ei, si = j.pairs
+        score = _mlp(j.x_end, weights["end"])[ei] + _mlp(j.x_start, weights["start"])[si] + j.x_pause @ pause[0]
+        return j.ends[ei], j.starts[si], score
+    if j.starts is not None:
+        never = np.full(len(j.starts), np.iinfo(np.int64).min // 2)
+        return never, j.starts, _mlp(j.x_start, weights["start"]) + j.x_pause @ pause[1]
+    never = np.full(len(j.ends), np.iinfo(np.int64).max // 2)
+    return j.ends, never, _mlp(j.x_end, weights["end"]) + j.x_pause @ pause[2]
+
+
+def decode(options: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], min_word: int = MIN_WORD) -> list[tuple[int, int]]:
+    """Best (end, start) per junction such that every word lasts at least `min_word` grid steps:
+    start of word j-1 + min_word <= end of word j-1 (the next junction's end)."""
+    prev_start: np.ndarray | None = None
+    prev_best: np.ndarray | None = None
+    back: list[np.ndarray] = []
+    for ends, starts, score in options:
+        score = np.asarray(score, dtype=np.float64)
+        if prev_start is None or prev_best is None:
+            total = score
+            bp = np.full(len(score), -1)
+        else:
+            order = np.argsort(prev_start, kind="stable")
+            pos, best = prev_start[order], prev_best[order]
+            run_max = np.maximum.accumulate(best)
+            # index of the running maximum (first one reaching it)
+            is_new = np.concatenate([[True], best[1:] > run_max[:-1]])
+            arg = np.maximum.accumulate(np.where(is_new, np.arange(len(best)), 0))
+            k = np.searchsorted(pos, ends - min_word, side="right") - 1
+            ok = k >= 0
+            kk = np.maximum(k, 0)
+            total = np.where(ok, score + run_max[kk], -np.inf)
+            bp = np.where(ok, order[arg[kk]], -1)
+        back.append(bp)
+        prev_start, prev_best = starts, total
+    assert prev_best is not None
+    k = int(np.argmax(prev_best))
+    picks: list[tuple[int, int]] = []
+    for (ends, starts, _), bp in zip(reversed(options), reversed(back), strict=True):
+        picks.append((int(ends[k]), int(starts[k])))
+        k = int(bp[k])
+    return picks[::-1]
+
+
+def refine_words(
+    words: Sequence[Sequence[TokenSpan]], separators: Sequence[TokenSpan | None], emissions: np.ndarray,
+    waveform: np.ndarray, frame_seconds: float, vocabulary: Sequence[str], blank: int, wb: int | None,
+    weights: Mapping, grid: AcousticGrid | None = None,
+) -> list[tuple[float, float]]:
+    """(start, end) in seconds for each spoken word, given its token spans from the Viterbi path.
+
+    `waveform` is 16 kHz mono; `emissions` the (T, C) log-probabilities the path came from.
+    """
+    if not words:
+        return []
+    sub = round(frame_seconds / GRID_SECONDS)
+    if abs(sub * GRID_SECONDS - frame_seconds) > 1e-9 or sub < 1:
+        raise ValueError(f"frame length {frame_seconds} s is not a multiple of the 5 ms grid")
+    grid = grid if grid is not None else AcousticGrid(waveform)
+    classes = [phone_class(s) for s in vocabulary]
+    js = junctions(words, separators, grid, np.asarray(emissions, dtype=np.float64), classes, blank, wb, sub)
+    picks = decode([option_scores(j, weights) for j in js])
+    return [(picks[i][1] * GRID_SECONDS, picks[i + 1][0] * GRID_SECONDS) for i in range(len(words))]
+
+
+_LOADED: dict | None = None
+
+
+def _weights() -> tuple[str, dict]:
+    global _LOADED
+    from ._boundary_weights import MODEL, WEIGHTS
+
+    if _LOADED is None:
+        _LOADED = load_weights(WEIGHTS)
+    return MODEL, _LOADED
+
+
+def boundary_refiner(model: object, waveform: np.ndarray, emissions: object) -> Refiner | None:
+    """A `refine` step for `align_words` when fitted weights exist for `model` (by name), else
+    None: the weights describe one model's emission timing and would misplace another's."""
+    name, weights = _weights()
+    if getattr(model, "name", None) != name or getattr(model, "sample_rate", None) != SAMPLE_RATE:
+        return None
+    frame_seconds = float(model.frame_seconds)  # type: ignore[attr-defined]
+    vocabulary = list(model.vocabulary)  # type: ignore[attr-defined]
+    blank = int(model.blank)  # type: ignore[attr-defined]
+    wb = getattr(model, "word_boundary", None)
+    log_probs = np.asarray(emissions.detach().cpu().numpy() if hasattr(emissions, "detach") else emissions,
+                           dtype=np.float64)
+
+    def run(words: list[list[TokenSpan]], separators: list[TokenSpan | None]) -> list[tuple[float, float]]:
+        return refine_words(words, separators, log_probs, waveform, frame_seconds, vocabulary, blank, wb, weights)
+
+    return run
