@@ -7,15 +7,19 @@ torchaudio's bundle with `with_star=True`, the emissions carry one more column, 
 (log-probability 0), which a caller may put in the targets to soak up untranscribed speech.
 
 The weights (1.2 GB, CC-BY-NC 4.0) are downloaded by torchaudio into torch's hub cache only when
-this model is used; `mms:/path/to/model.pt` loads a local copy without any download. The model
-itself is built by torchaudio's wav2vec2 factory; waveform normalisation, log-softmax and the star
-column are applied here per window, so windows can be batched.
+this model is used; `mms:/path/to/model.pt` loads a local copy without any download. The same
+argument also takes a self-describing checkpoint written by `save_checkpoint` (the wav2vec2
+factory's parameters, the labels and the weights), for a fine-tuned or smaller torchaudio wav2vec2
+with MMS-style labels. The model itself is built by torchaudio's wav2vec2 factory; waveform
+normalisation, log-softmax and the star column are applied here per window, so windows can be
+batched.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import pickle
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -51,6 +55,36 @@ def import_torchaudio() -> Any:
             f"{reason}); {INSTALL_HINT}"
         ) from None
     return torchaudio
+
+
+#: The keys of a checkpoint written by `save_checkpoint`.
+CHECKPOINT_KEYS = ("params", "labels", "state_dict")
+
+
+def save_checkpoint(
+    path: str | Path, params: dict[str, Any], labels: Sequence[str], module: torch.nn.Module
+) -> Path:
+    """Write a torchaudio wav2vec2 as a file that `--model mms:PATH` loads without MMS_FA's bundle.
+
+    `params` are the keyword arguments of `torchaudio.models.wav2vec2_model` that built `module`;
+    `labels` name its outputs, blank first, without the star (it is added when loading).
+    """
+    path = Path(path)
+    torch.save(
+        {"params": dict(params), "labels": list(labels), "state_dict": module.state_dict()}, path
+    )
+    return path
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any] | None:
+    """The contents of a `save_checkpoint` file; None for any other file (MMS_FA's model.pt…)."""
+    try:  # mapped, so peeking at a 1.2 GB state dict reads only its index
+        data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # legacy (unmappable) format or not torch at all: the bundle loader decides
+        return None
+    if isinstance(data, dict) and all(k in data for k in CHECKPOINT_KEYS):
+        return data
+    return None
 
 
 def _hub_checkpoint(url: str) -> Path:
@@ -147,8 +181,17 @@ class MMSModel:
         if module is None:
             torchaudio = import_torchaudio()
             bundle = torchaudio.pipelines.MMS_FA
-            module = self._pretrained(bundle, weights)
-            labels = bundle.get_labels(star=None)
+            checkpoint = None
+            if weights:
+                path = Path(weights).expanduser()
+                if not path.is_file():
+                    raise ModelError(f"MMS weights file {path} does not exist")
+                checkpoint = _read_checkpoint(path)
+            if checkpoint is not None:
+                module, labels = self._from_checkpoint(torchaudio, checkpoint, path)
+            else:
+                module = self._pretrained(bundle, weights)
+                labels = bundle.get_labels(star=None)
             self.name = "mms" if not weights else f"mms:{weights}"
         else:
             if labels is None:
@@ -174,12 +217,32 @@ class MMSModel:
         self._net = module.to(device=self.device, dtype=self.dtype).eval()
 
     @staticmethod
+    def _from_checkpoint(
+        torchaudio: Any, checkpoint: dict[str, Any], path: Path
+    ) -> tuple[torch.nn.Module, list[str]]:
+        """Build the wav2vec2 a `save_checkpoint` file describes and load its weights."""
+        labels = [str(label) for label in checkpoint["labels"]]
+        try:
+            module = torchaudio.models.wav2vec2_model(**checkpoint["params"])
+            module.load_state_dict(checkpoint["state_dict"])
+        except (TypeError, ValueError, RuntimeError, KeyError) as exc:
+            raise ModelError(
+                f"{path} is not a usable torchaudio wav2vec2 checkpoint "
+                f"({' '.join(str(exc).split())[:160]})"
+            ) from None
+        outputs = getattr(getattr(module, "aux", None), "out_features", None)
+        if outputs != len(labels) or not labels:
+            raise ModelError(
+                f"{path}: the model has {outputs} outputs but the checkpoint names "
+                f"{len(labels)} labels"
+            )
+        return module, labels
+
+    @staticmethod
     def _pretrained(bundle: Any, weights: str | None) -> torch.nn.Module:
         dl_kwargs: dict[str, Any] = {}
         if weights:
             path = Path(weights).expanduser()
-            if not path.is_file():
-                raise ModelError(f"MMS_FA weights file {path} does not exist")
             dl_kwargs = {"model_dir": str(path.parent), "file_name": path.name}
         else:
             cached = _hub_checkpoint(bundle._path)
@@ -187,10 +250,18 @@ class MMSModel:
                 log.warning("downloading the MMS_FA weights (1.2 GB, %s) to %s", LICENSE, cached)
         try:
             wrapped = bundle.get_model(with_star=False, dl_kwargs=dl_kwargs)
-        except (OSError, RuntimeError, ValueError) as exc:  # URLError is an OSError
+        except (OSError, RuntimeError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as exc:
+            # URLError is an OSError; a file that is not MMS_FA's state dict fails as one of the
+            # others
+            reason = " ".join(str(exc).split())[:160]
+            if weights:
+                raise ModelError(
+                    f"cannot load {weights} ({reason}): it is neither MMS_FA's model.pt nor a "
+                    "checkpoint written by subalign.models.mms.save_checkpoint"
+                ) from exc
             where = _hub_checkpoint(bundle._path)
             raise ModelError(
-                f"cannot load the MMS_FA weights ({' '.join(str(exc).split())[:160]}); on a machine "
+                f"cannot load the MMS_FA weights ({reason}); on a machine "
                 f"with network run `python -c \"import torchaudio; torchaudio.pipelines.MMS_FA.get_model()\"` "
                 f"and copy {where.name} to {where}, or pass --model mms:/path/to/model.pt"
             ) from exc
