@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import cuecheck
@@ -49,7 +50,7 @@ def video_run(tmp_path_factory, timit):
            "-shortest", "-c:v", "mpeg4", "-c:a", "aac", str(video))
     out = folder / "faem0.json"
     proc = subprocess.run(
-        ["python", "-m", "subalign", "align", str(video), str(folder / "faem0.txt"), "-o", str(out),
+        [sys.executable, "-m", "subalign", "align", str(video), str(folder / "faem0.txt"), "-o", str(out),
          "--report", "-q"], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stderr
     return {"data": json.loads(out.read_text()), "stderr": proc.stderr, "text": text}
