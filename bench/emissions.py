@@ -8,12 +8,15 @@ Weights do not change the cost of a forward pass, so the timing is that of the r
 
     python bench/emissions.py [--seconds 600] [--device cpu|cuda] [--dtype auto] [--models hama,hf,mms]
 
-RTF = emission time / audio duration (lower is faster); model loading is not timed.
+RTF = emission time / audio duration (lower is faster); model loading is not timed. The load
+average (1 min) is printed before and after each model: on a shared machine it says how much
+other work ran at the same time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -88,11 +91,18 @@ def main() -> int:
     args = ap.parse_args()
 
     wav = speech(args.seconds)
-    print(f"audio {len(wav) / 16000:.0f} s; device {args.device}; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; {platform.processor() or platform.machine()}")
+    try:
+        import torchaudio
+
+        audio_lib = f", torchaudio {torchaudio.__version__}"
+    except Exception:  # absent, or built for another torch: the mms row says why
+        audio_lib = ", no torchaudio"
+    print(f"audio {len(wav) / 16000:.0f} s; device {args.device}; torch {torch.__version__}"
+          f"{audio_lib}, {torch.get_num_threads()} threads; {platform.processor() or platform.machine()}")
     if args.device.startswith("cuda"):
         print(f"GPU: {torch.cuda.get_device_name(torch.device(args.device))}")
-    print(f"{'model':<18}{'params':>10}{'dtype':>10}{'frames':>9}{'seconds':>10}{'RTF':>9}")
+    print(f"{'model':<18}{'params':>10}{'dtype':>10}{'frames':>9}{'seconds':>10}{'RTF':>9}"
+          f"{'load before/after':>20}")
     for name in args.models.split(","):
         try:
             model = FACTORIES[name](args.device, args.dtype)
@@ -105,14 +115,16 @@ def main() -> int:
         model.emit(wav[: 16000 * 2])  # warm-up (allocations, kernels)
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
+        load_before = os.getloadavg()[0]
         t0 = time.perf_counter()
         em = model.emit(wav)
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
         took = time.perf_counter() - t0
+        load = f"{load_before:.2f} / {os.getloadavg()[0]:.2f}"
         label = model.name if len(model.name) < 18 else model.name[:17]
         print(f"{label:<18}{params:>9.0f}M{dtype:>10}{em.shape[0]:>9}{took:>10.1f}"
-              f"{took / (len(wav) / 16000):>9.3f}")
+              f"{took / (len(wav) / 16000):>9.3f}{load:>20}", flush=True)
         del model
     return 0
 
