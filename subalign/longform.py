@@ -60,7 +60,7 @@ SLOW = 1.6
 #: Pieces are cut where the model hears a pause this long between two units (s): a pause inside
 #: a piece is decided by the boundary refinement, which was fitted on single utterances and
 #: places the edges of a pause best when they are the edges of the audio it sees.
-CUT_GAP = 0.5
+CUT_GAP = 0.3
 #: A piece longer than this (s) is cut at the next gap of PAUSE s, and always at twice this.
 PIECE_MAX = 60.0
 PAUSE = 0.3
@@ -130,17 +130,32 @@ def _unit(k: int, idx: Sequence[int], words: Sequence[Word], word_tokens: Sequen
 # 1. Emissions
 
 
+def _timed(chunks: Iterator[np.ndarray], timings: dict[str, float]) -> Iterator[np.ndarray]:
+    """`chunks`, adding the time spent waiting for each (decoding) to ``timings["decode"]``."""
+    while True:
+        t = time.perf_counter()
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        finally:
+            timings["decode"] = timings.get("decode", 0.0) + time.perf_counter() - t
+        yield chunk
+
+
 def stream_all_emissions(
     media: str, acoustic: EmissionModel, stream: int, expected_seconds: float | None,
-    progress: Callable[[float], None] | None,
+    progress: Callable[[float], None] | None, timings: dict[str, float] | None = None,
 ) -> torch.Tensor:
-    """(T, C) float16 emissions of the whole audio, computed block by block from a decode stream."""
+    """(T, C) float16 emissions of the whole audio, computed block by block from a decode stream;
+    the time spent decoding goes to ``timings["decode"]``."""
+    timings = {} if timings is None else timings
     rate = acoustic.sample_rate
     chunks = iter_audio(media, sample_rate=rate, stream=stream, chunk_seconds=30.0)
     store: torch.Tensor | None = None
     n = 0
     with contextlib.closing(chunks):
-        for first, block in stream_emissions(acoustic, chunks, BLOCK_SECONDS, progress=progress):
+        for first, block in stream_emissions(acoustic, _timed(chunks, timings), BLOCK_SECONDS, progress=progress):
             if store is None:
                 guess = int((expected_seconds or 0) / acoustic.frame_seconds * 1.01) + block.shape[0] + 64
                 store = torch.empty((guess, block.shape[1]), dtype=torch.float16)
@@ -356,10 +371,10 @@ def align_long(
         if progress is not None and expected_seconds:
             progress("emissions", heard[0] / expected_seconds)
 
-    emissions = stream_all_emissions(str(media), acoustic, stream, expected_seconds, emitted)
+    emissions = stream_all_emissions(str(media), acoustic, stream, expected_seconds, emitted, timings)
     total = emissions.shape[0]
     duration = (total - 1) * acoustic.frame_seconds
-    timings["decode+emissions"] = time.perf_counter() - t0
+    timings["emissions"] = time.perf_counter() - t0 - timings.get("decode", 0.0)
 
     t1 = time.perf_counter()
     units = make_units(words, word_tokens, separator)
