@@ -239,8 +239,13 @@ class _Piece:
     units: list[_LongUnit]
 
 
-def plan_pieces(units: Sequence[_LongUnit], found: dict[int, Found], fps: float, total: int) -> list[_Piece]:
-    """Consecutive found units grouped into pieces, cut at pauses, not-found units and long gaps."""
+def plan_pieces(units: Sequence[_LongUnit], found: dict[int, Found], fps: float, total: int,
+                whole: bool = False) -> list[_Piece]:
+    """Consecutive found units grouped into pieces, cut at pauses, not-found units and long gaps.
+
+    `whole`: the first piece starts at frame 0 and the last ends at `total` (all the audio is
+    speech of the transcript, as for a short file) instead of `MARGIN` around their words.
+    """
     pieces: list[_Piece] = []
     cur: list[_LongUnit] = []
     margin = int(MARGIN * fps)
@@ -272,6 +277,8 @@ def plan_pieces(units: Sequence[_LongUnit], found: dict[int, Found], fps: float,
         p.hi = min(total, last + margin) if after is None else min(last + margin, (last + after + 1) // 2)
         p.lo = max(p.lo, prev_end)
         prev_end = p.hi
+    if whole and pieces:
+        pieces[0].lo, pieces[-1].hi = 0, total
     return pieces
 
 
@@ -332,6 +339,32 @@ def align_pieces(
         if progress is not None:
             progress((n + 1) / len(pieces))
     return out
+
+
+def refine_at_pauses(
+    words: Sequence[Word], word_tokens: Sequence[Sequence[int]], plain: Sequence[WordSpan],
+    emissions: torch.Tensor, waveform: np.ndarray, acoustic: EmissionModel,
+) -> list[WordSpan] | None:
+    """Refined word times for a short file whose plain alignment (`plain`) has pauses between
+    sentences: each stretch between pauses is aligned and refined as a file of its own, as long
+    media are (the boundary refinement places a sentence's edges best at the edges of its audio).
+    None when there is no such pause (refine the whole file in one go)."""
+    fps = 1.0 / acoustic.frame_seconds
+    separator = getattr(acoustic, "word_boundary", None)
+    units = make_units(words, word_tokens, separator)
+    found: dict[int, Found] = {}
+    for u in units:
+        heard = [plain[i] for i, t in zip(u.index_words, u.word_tokens, strict=True) if t]
+        if heard:
+            first, last = int(round(heard[0].start * fps)), int(round(heard[-1].end * fps))
+            found[u.index] = Found(first, last, 1.0, [])
+    pieces = plan_pieces(units, found, fps, int(emissions.shape[0]), whole=True)
+    if len(pieces) < 2:
+        return None
+    step = 10 * acoustic.sample_rate
+    audio = _AudioWindow(iter([waveform[i : i + step] for i in range(0, len(waveform), step)]))
+    spans = align_pieces(pieces, emissions, acoustic, found, audio, refine=True)
+    return [spans.get(i, plain[i]) for i in range(len(words))]
 
 
 def _anchored(p: _Piece, found: dict[int, Found], fs: float, lo: int) -> list[WordSpan]:

@@ -15,7 +15,7 @@ from .align.refine import boundary_refiner, refinable
 from .align.words import align_words, build_targets, check_fits
 from .cues import group_cues
 from .errors import TranscriptError
-from .longform import LONG_SECONDS, align_long
+from .longform import LONG_SECONDS, align_long, refine_at_pauses
 from .media import MediaInfo, load_audio, probe
 from .plugins import DEFAULT_MODEL, load_model, tokenize_words
 from .progress import bar
@@ -141,10 +141,13 @@ def align_media(
     t3 = time.perf_counter()
     with bar("alignment", 1, "step", progress) as b:
         refiner = boundary_refiner(acoustic, waveform, emissions) if refine else None
-        spans = align_words(
-            emissions, word_tokens, [w.text for w in words], acoustic.frame_seconds,
-            blank=acoustic.blank, separator=separator, refine=refiner,
-        )
+        texts = [w.text for w in words]
+        spans = align_words(emissions, word_tokens, texts, acoustic.frame_seconds,
+                            blank=acoustic.blank, separator=separator)
+        if refiner is not None:  # sentences with pauses between them are refined one by one
+            spans = (refine_at_pauses(words, word_tokens, spans, emissions, waveform, acoustic)
+                     or align_words(emissions, word_tokens, texts, acoustic.frame_seconds,
+                                    blank=acoustic.blank, separator=separator, refine=refiner))
         if b is not None:
             b.update(1)
     spans = [WordSpan(s.text, min(s.start, duration), min(s.end, duration), s.score) for s in spans]

@@ -276,3 +276,27 @@ def test_ctrl_c_stops_cleanly_and_writes_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.txt", "tone.wav"]
     left = subprocess.run(["pgrep", "-f", str(media)], capture_output=True, text=True)
     assert left.stdout.strip() == ""
+
+
+def test_short_file_with_sentence_pauses_gets_the_edges_of_single_utterances(long_speech, tmp_path):
+    """A short file of sentences joined by short pauses (0.3-0.6 s of room tone) takes the whole
+    chain, but its sentences are refined one by one: their first and last words come out as
+    well placed as when each sentence is a file of its own."""
+    rng = np.random.default_rng(3)
+    parts, gold, lines, t = [], [], [], 0.0
+    for source, prompt, words in long_speech.alone:
+        audio = load_audio(source, sample_rate=SR)
+        pause = (rng.standard_normal(int(rng.uniform(0.3, 0.6) * SR)) * 3e-4).astype(np.float32)
+        parts += [audio, pause]
+        gold += [(w, t + a, t + b) for w, a, b in words]
+        lines.append(prompt)
+        t += (len(audio) + len(pause)) / SR
+    path = tmp_path / "joined.wav"
+    _write_wav(path, np.concatenate(parts))
+    result = align_media(path, "\n".join(lines), long=False)
+    assert result.method == "whole"
+    errors = np.array([abs(x) for w, (_, a, b) in zip(result.words, gold, strict=True)
+                       for x in (w.start - a, w.end - b)])
+    short = _short_errors(long_speech)
+    assert np.mean(errors <= 0.05) >= np.mean(short <= 0.05) - 0.03, (np.mean(errors <= 0.05), np.mean(short <= 0.05))
+    assert np.percentile(errors, 95) <= np.percentile(short, 95) + 0.02
