@@ -54,6 +54,8 @@ LOOKAHEAD = 90.0
 INTRO = 240.0
 #: Trellis cells per anchoring call (bounds time and memory of one call).
 MAX_CELLS = 120_000_000
+#: Fewest units aligned together in one anchoring call.
+MIN_UNITS = 4
 #: Frames per target token assumed before any unit is found (0.12 s), and the slow-rate factor.
 START_RATE = 6.0
 SLOW = 1.6
@@ -189,11 +191,16 @@ def anchor_units(
     reach = INTRO
     i = 0
     while i < len(units):
-        j = i + 1
+        # At least MIN_UNITS units, so that the units after the committed ones hold them in place
+        # (a lone short unit could match anywhere in a wide window); the window is narrowed to
+        # the cell budget when needed, and grows with more units while it fits.
+        j = min(len(units), i + MIN_UNITS)
         while j < len(units) and window_cells(_reach(units, i, j + 1, anchor, rate, reach, fps, total)
                                               - anchor, units[i : j + 1]) <= max_cells:
             j += 1
         hi = _reach(units, i, j, anchor, rate, reach, fps, total)
+        states = window_cells(1, units[i:j])
+        hi = min(hi, max(anchor + max_cells // states, _reach(units, i, j, anchor, rate, 0.0, fps, total)))
         need = sum(min_frames(u.targets) + 1 for u in units[i:j]) + 1
         lo = anchor if hi - anchor >= need else max(0, hi - need)
         hits = align_chunk(aligner, units[i:j], lo, hi, min_score)
