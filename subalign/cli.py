@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
                    "reading numbers and symbols (default en)")
     a.add_argument("--plain-boundaries", action="store_true",
                    help="keep the plain Viterbi word times (no acoustic boundary refinement)")
+    a.add_argument("--long", action=argparse.BooleanOptionalAction, default=None,
+                   help="align piece by piece in bounded memory, reporting words that are not in the "
+                   "audio as not found (default: on for media over 10 minutes)")
     add_style_arguments(a)
 
     m = sub.add_parser(
@@ -110,13 +113,33 @@ def _cmd_align(args: argparse.Namespace, progress: bool) -> None:
     out = check_output_path(args.output, inputs=inputs)
     text = read_text(args.transcript)
     result = align_media(args.media, text, language=args.language, audio_stream=args.audio_stream,
-                         progress=progress, style=style, refine=not args.plain_boundaries,
+                         progress=progress, style=style, refine=not args.plain_boundaries, long=args.long,
                          **model_kwargs(args))
     write_output(out, result.words, result.cues, inputs=inputs, meta=result.meta())
+    missing = result.missing
+    if missing:
+        print(f"subalign: warning: {_not_found(result.words, missing)}", file=sys.stderr)
     if args.report:
         _print_report(result.report, len(result.cues))
     if progress:
         print(f"wrote {out} ({len(result.words)} words, {len(result.cues)} cues)", file=sys.stderr)
+
+
+def _not_found(words: Sequence[object], missing: Sequence[int]) -> str:
+    """One line naming the runs of words that were not found in the audio (the first few)."""
+    runs: list[tuple[int, int]] = []
+    for i in missing:
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    shown = []
+    for a, b in runs[:4]:
+        text = " ".join(w.text for w in words[a : min(b, a + 8)]) + (" …" if b - a > 8 else "")  # type: ignore[attr-defined]
+        shown.append(f'words {a + 1}–{b} "{text}"' if b - a > 1 else f'word {a + 1} "{text}"')
+    more = f" and {len(runs) - 4} more runs" if len(runs) > 4 else ""
+    return (f"{len(missing)} of {len(words)} words were not found in the audio and have no times "
+            f"(left out of the cues; \"found\": false in JSON): {'; '.join(shown)}{more}")
 
 
 def _print_report(findings: Sequence[object], n_cues: int) -> None:

@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .align import forced_align, forced_align_backend, merge_tokens
-from .align.spans import token_spans_to_words
+from .align import forced_align_backend
+from .align.chunks import ChunkAligner, Found, Unit, align_chunk, window_cells
 from .align.words import build_targets, min_frames
 from .errors import TranscriptError
 from .media import load_audio
@@ -164,98 +164,24 @@ def spoken_text(text: str) -> str:
 
 
 @dataclass
-class _Cue:
-    """A cue with words to align: its index, tokens per word and the flat target sequence."""
+class _Cue(Unit):
+    """A cue with words to align, and its times in the subtitles being re-timed."""
 
-    index: int
-    orig_start: float
-    orig_end: float
-    texts: list[str]
-    word_tokens: list[list[int]]
-    targets: list[int]
-    counts: list[int]  # targets owned by each word (for cutting the path back)
-
-
-@dataclass
-class _Found:
-    """Where a cue was found: token frames, score, and its words' spans (frames)."""
-
-    first: int  # first frame of its first token
-    last: int  # frame after its last token
-    score: float
-    words: list[tuple[str, int, int, float]]
-    first_token: int = -1
-    last_token: int = -1
-
-
-class _ChunkAligner:
-    """Aligns runs of cues against windows of one emission matrix with a star column."""
-
-    def __init__(
-        self, emissions: torch.Tensor, blank: int, separator: int | None, star_logp: float = 0.0
-    ) -> None:
-        frames, classes = emissions.shape
-        self.separator = separator
-        self.star = classes
-        self.blank = blank
-        self.frames = frames
-        star = torch.full((frames, 1), float(star_logp), dtype=emissions.dtype)
-        self.log_probs = torch.cat([emissions, star], dim=1)
-
-    def align(self, cues: Sequence[_Cue], lo: int, hi: int) -> dict[int, _Found]:
-        """Align `cues` (in order, star between and around them) to frames [lo, hi)."""
-        targets = [self.star]
-        counts = [1]
-        for c in cues:
-            targets.extend(c.targets)
-            counts.append(len(c.targets))
-            targets.append(self.star)
-            counts.append(1)
-        window = self.log_probs[lo:hi]
-        paths, scores = forced_align(
-            window.unsqueeze(0), torch.tensor([targets], dtype=torch.int64), blank=self.blank
-        )
-        spans = merge_tokens(paths[0], scores[0], blank=self.blank)
-        groups = token_spans_to_words(spans, counts)
-        found: dict[int, _Found] = {}
-        for k, c in enumerate(cues):
-            own = groups[2 * k + 1]
-            words = []
-            pos = 0
-            total, n = 0.0, 0
-            for text, toks, count in zip(c.texts, c.word_tokens, c.counts, strict=True):
-                ws = own[pos : pos + len(toks)]
-                pos += count
-                if not ws:
-                    continue
-                score = sum(s.score for s in ws) / len(ws)
-                total += sum(s.score for s in ws)
-                n += len(ws)
-                words.append((text, lo + ws[0].start, lo + ws[-1].end, score))
-            if not words:
-                continue
-            tokens = [s.token for s in own if s.token != self.separator] or [-1]
-            found[c.index] = _Found(
-                words[0][1], words[-1][2], total / max(n, 1), words, tokens[0], tokens[-1]
-            )
-        return found
-
-
-def _window_cells(frames: int, cues: Sequence[_Cue]) -> int:
-    return frames * (2 * (sum(len(c.targets) for c in cues) + len(cues) + 1) + 1)
+    orig_start: float = 0.0
+    orig_end: float = 0.0
 
 
 def _align_all(
-    aligner: _ChunkAligner,
+    aligner: ChunkAligner,
     cues: list[_Cue],
     fps: float,
     min_score: float,
     max_cells: int,
     progress: Callable[[int], None] | None,
-) -> dict[int, _Found]:
+) -> dict[int, Found]:
     """Align every cue, chunk by chunk; return where the found ones are (by cue index)."""
     total = aligner.frames
-    found: dict[int, _Found] = {}
+    found: dict[int, Found] = {}
     i = 0
     ws = 0  # first frame of the current window
     anchor: tuple[float, int] | None = None  # (orig end, frame) of the last committed found cue
@@ -264,12 +190,12 @@ def _align_all(
         j = i + 1
         while True:
             lo, hi = _window(cues, i, j, ws, anchor, fps, total)
-            if j >= len(cues) or _window_cells(hi - lo, cues[i : j + 1]) > max_cells:
+            if j >= len(cues) or window_cells(hi - lo, cues[i : j + 1]) > max_cells:
                 break
             j += 1
         lo, hi = _window(cues, i, j, ws, anchor, fps, total)
         chunk = cues[i:j]
-        hits = _align_chunk(aligner, chunk, lo, hi, min_score)
+        hits = align_chunk(aligner, chunk, lo, hi, min_score)
         last_chunk = j >= len(cues)
         # Commit the first two thirds of the chunk (all of the last one); the rest is aligned
         # again with the next chunk, whose window starts after the last committed found cue.
@@ -302,72 +228,6 @@ def _window(
     return lo, hi
 
 
-def _align_chunk(aligner: _ChunkAligner, chunk: list[_Cue], lo: int, hi: int, min_score: float) -> dict[int, _Found]:
-    """Align a chunk and keep the cues scoring at least `min_score`.
-
-    Weak cues are removed and the rest aligned again, until none is weak. Text without audio
-    can push a real neighbour off its speech in the first round, so every removed cue then gets
-    a second chance alone, between the found cues around it, and the chunk is aligned once more
-    with the cues that passed.
-    """
-    active = _fit(list(chunk), hi - lo)
-    hits: dict[int, _Found] = {}
-    rescued = False
-    for _ in range(6):
-        if not active:
-            return {}
-        hits = aligner.align(active, lo, hi)
-        weak = {c.index for c in active if c.index not in hits or hits[c.index].score < min_score}
-        if weak:
-            active = [c for c in active if c.index not in weak]
-            continue
-        if rescued:
-            break
-        rescued = True
-        back = _rescue(aligner, chunk, active, hits, lo, hi, min_score)
-        if not back:
-            break
-        keep = {c.index for c in active} | back
-        active = [c for c in chunk if c.index in keep]
-    return {c.index: hits[c.index] for c in active if c.index in hits and hits[c.index].score >= min_score}
-
-
-def _rescue(
-    aligner: _ChunkAligner,
-    chunk: list[_Cue],
-    active: list[_Cue],
-    hits: dict[int, _Found],
-    lo: int,
-    hi: int,
-    min_score: float,
-) -> set[int]:
-    """Indices of removed cues that score at least `min_score` when aligned alone in the gap
-    between the found cues before and after them."""
-    kept = {c.index for c in active}
-    back: set[int] = set()
-    for pos, c in enumerate(chunk):
-        if c.index in kept:
-            continue
-        before = next((hits[d.index].last for d in reversed(chunk[:pos]) if d.index in kept), lo)
-        after = next((hits[d.index].first for d in chunk[pos + 1 :] if d.index in kept), hi)
-        if after - before < min_frames(c.targets) + 2:
-            continue
-        found = aligner.align([c], before, after).get(c.index)
-        if found is not None and found.score >= min_score:
-            back.add(c.index)
-    return back
-
-
-def _fit(cues: list[_Cue], frames: int) -> list[_Cue]:
-    """The longest prefix of `cues` whose tokens (with a star around each) fit in `frames`."""
-    need = 1
-    for n, c in enumerate(cues):
-        need += min_frames(c.targets) + 1
-        if need > frames:
-            return cues[:n]
-    return cues
-
-
 # ------------------------------------------------------------------------------------------------
 # 4. Boundaries
 
@@ -388,7 +248,7 @@ def _noise_floor(energy: np.ndarray, frame: int, radius: int) -> float:
 
 
 def _refine(
-    found: dict[int, _Found], order: list[int], energy: np.ndarray, spikes: np.ndarray, fps: float
+    found: dict[int, Found], order: list[int], energy: np.ndarray, spikes: np.ndarray, fps: float
 ) -> dict[int, tuple[int, int]]:
     """Cue (start, end) frames: the first token moved back to the onset of the sound, the last
     token's end moved forward to its fade. A boundary moves at most MAX_ONSET_SHIFT, only
@@ -530,10 +390,10 @@ def retime(
     fps = 1.0 / acoustic.frame_seconds
     duration = len(waveform) / acoustic.sample_rate
     _check_fits(cues, duration, acoustic.frame_seconds)
-    found: dict[int, _Found] = {}
+    found: dict[int, Found] = {}
     frames: dict[int, tuple[int, int]] = {}
     if cues:
-        aligner = _ChunkAligner(emissions, acoustic.blank, separator)
+        aligner = ChunkAligner(emissions, acoustic.blank, separator)
         with bar("alignment", len(cues), "cues", progress) as b:
             found = _align_all(aligner, cues, fps, min_score, max_cells, b.update if b is not None else None)
         hop = int(round(acoustic.sample_rate / fps))
@@ -601,7 +461,7 @@ def _spoken_cues(subs: Subtitles, acoustic: EmissionModel, language: str, progre
                         texts.append(w.text)
             if word_tokens:
                 targets, counts = build_targets(word_tokens, separator)
-                cues.append(_Cue(i, cue.start, cue.end, texts, word_tokens, targets, counts))
+                cues.append(_Cue(i, texts, word_tokens, targets, counts, orig_start=cue.start, orig_end=cue.end))
             if b is not None:
                 b.update(1)
     return cues

@@ -20,12 +20,18 @@ class TokenSpan:
 
 @dataclass(frozen=True)
 class WordSpan:
-    """One word of the transcript with its original text, times in seconds and a score in [0, 1]."""
+    """One word of the transcript with its original text, times in seconds and a score in [0, 1].
+
+    ``found`` is False for a word that was not heard in the audio (long media whose transcript
+    holds text the audio lacks); such a word has no real times: its start and end only keep it in
+    order (both are where the word before it ends) and writers leave it out of cues.
+    """
 
     text: str
     start: float
     end: float
     score: float
+    found: bool = True
 
 
 @dataclass(frozen=True)

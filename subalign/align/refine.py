@@ -32,7 +32,7 @@ from ..types import TokenSpan
 from .words import Refiner
 
 __all__ = ["AcousticGrid", "Junction", "boundary_refiner", "decode", "junctions", "load_weights", "phone_class",
-           "refine_words"]
+           "refinable", "refine_words"]
 
 SAMPLE_RATE = 16_000
 GRID_HOP = 80  # samples: a 5 ms grid
@@ -380,12 +380,18 @@ def _weights() -> tuple[str, dict]:
     return MODEL, _LOADED
 
 
+def refinable(model: object) -> bool:
+    """Whether fitted boundary weights exist for `model` (by name and sample rate)."""
+    name, _ = _weights()
+    return getattr(model, "name", None) == name and getattr(model, "sample_rate", None) == SAMPLE_RATE
+
+
 def boundary_refiner(model: object, waveform: np.ndarray, emissions: object) -> Refiner | None:
     """A `refine` step for `align_words` when fitted weights exist for `model` (by name), else
     None: the weights describe one model's emission timing and would misplace another's."""
-    name, weights = _weights()
-    if getattr(model, "name", None) != name or getattr(model, "sample_rate", None) != SAMPLE_RATE:
+    if not refinable(model):
         return None
+    _, weights = _weights()
     frame_seconds = float(model.frame_seconds)  # type: ignore[attr-defined]
     vocabulary = list(model.vocabulary)  # type: ignore[attr-defined]
     blank = int(model.blank)  # type: ignore[attr-defined]

@@ -36,6 +36,7 @@ def _word_indices(words: Sequence[WordSpan], cues: Sequence[Cue]) -> list[list[i
 class JsonWriter:
     """Words, cues and meta as one UTF-8 JSON object.
 
+    A word that was not found in the audio has ``"found": false`` and null times.
     Times are seconds rounded to milliseconds (cue times never overlap, as in SRT/WebVTT) and
     scores are rounded to four decimals; a cue's ``words`` are indices into ``words``. A
     ``report`` in meta (the rules the cues break) is written as the top-level ``report``.
@@ -59,6 +60,7 @@ class JsonWriter:
                     "end": _seconds(max(to_ms(w.end), to_ms(w.start))),
                     "score": round(float(w.score), 4),
                 }
+                if w.found else {"text": w.text, "start": None, "end": None, "score": 0.0, "found": False}
                 for w in words
             ],
             "cues": [

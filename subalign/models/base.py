@@ -8,7 +8,7 @@ frame sequence is complete, in order and without duplicates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -113,3 +113,62 @@ def iter_chunks(items: Sequence, size: int) -> Iterator[Sequence]:
     """Consecutive slices of `items` of at most `size` elements."""
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def stream_emissions(
+    model: EmissionModel,
+    chunks: Iterable[np.ndarray],
+    block_seconds: float = 300.0,
+    context_seconds: float = 6.0,
+    progress: Callable[[float], None] | None = None,
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """Emissions of a stream of audio chunks (float32 mono at the model's rate), block by block.
+
+    Yields ``(first frame, (n, C) float32 log-probs on the CPU)`` in order; the blocks are
+    consecutive and cover every frame of the whole stream exactly once, so concatenating them
+    gives what `model.emit` would give for the whole waveform (up to where the model's own windows
+    fall). Each block is one `model.emit` call on `block_seconds` of audio plus `context_seconds`
+    on each side, of which only the core frames are kept; at most one block of audio is held.
+    `progress` gets seconds of audio as they are done.
+    """
+    rate = int(model.sample_rate)
+    hop_f = model.frame_seconds * rate
+    hop = int(round(hop_f))
+    if hop <= 0 or abs(hop - hop_f) > 1e-6:
+        raise ValueError(f"the model's frame ({model.frame_seconds} s) is not a whole number of samples")
+    block = max(1, int(block_seconds * rate) // hop) * hop
+    context = int(context_seconds * rate) // hop * hop
+    buf = np.empty(0, dtype=np.float32)
+    buf_start = 0  # sample index of buf[0]
+    keep = 0  # next frame to yield
+
+    def run(start: int, stop: int | None, keep_stop: int | None) -> tuple[int, torch.Tensor]:
+        seg = buf[start - buf_start : None if stop is None else stop - buf_start]
+        core = (keep_stop - keep) if keep_stop is not None else max(1, len(seg) // hop - (keep * hop - start) // hop)
+        share = core * hop / max(1, len(seg))
+        out = model.emit(seg, progress=(lambda s: progress(s * share)) if progress else None)
+        out = out.detach().to("cpu", torch.float32)
+        first = start // hop
+        hi = out.shape[0] if keep_stop is None else keep_stop - first
+        if out.shape[0] < hi or hi < keep - first:
+            raise RuntimeError(f"model returned {out.shape[0]} frames for {len(seg)} samples; expected {hi}")
+        return keep, out[keep - first : hi]
+
+    for chunk in chunks:
+        buf = np.concatenate([buf, np.asarray(chunk, dtype=np.float32).reshape(-1)])
+        while True:
+            start = max(0, keep * hop - context)
+            stop = keep * hop + block + context
+            if buf_start + len(buf) < stop:
+                break
+            keep_stop = keep + block // hop
+            yield run(start, stop, keep_stop)
+            keep = keep_stop
+            drop = max(0, keep * hop - max(context, hop)) - buf_start
+            buf = buf[drop:].copy()
+            buf_start += drop
+    if buf_start + len(buf) == 0:
+        return
+    first, out = run(max(0, keep * hop - max(context, hop)), None, None)  # never an empty call
+    if out.shape[0]:
+        yield first, out
