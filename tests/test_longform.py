@@ -266,7 +266,10 @@ def test_ctrl_c_stops_cleanly_and_writes_nothing(tmp_path):
     out = tmp_path / "out.srt"
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-m", "subalign", "align", str(media), str(text), "-o", str(out),
-                             "--long"], stderr=subprocess.PIPE, text=True, env=env)
+                             "--long"], stderr=subprocess.PIPE, text=True, env=env,
+                            # a test run in the background inherits SIGINT ignored; a user's
+                            # terminal delivers it, so give the child the default disposition
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(8)
     assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
     proc.send_signal(signal.SIGINT)
