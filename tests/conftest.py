@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,3 +36,12 @@ def golden() -> Path:
 @pytest.fixture(scope="session")
 def timit() -> Path:
     return need(TIMIT)
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> None:
+    """Write float samples in [-1, 1] as a 16-bit mono WAV file."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())

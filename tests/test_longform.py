@@ -10,13 +10,13 @@ import signal
 import subprocess
 import sys
 import time
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import write_wav
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -128,13 +128,6 @@ class LongSpeech:
     alone: list[tuple[Path, str, list[tuple[str, float, float]]]]  # the present utterances as files
 
 
-def _write_wav(path: Path, samples: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-
 
 def _chords(seconds: float, rng: np.random.Generator) -> np.ndarray:
     """Music-like sound: a few chords of sine tones with a beat envelope."""
@@ -192,7 +185,7 @@ def long_speech(timit, tmp_path_factory) -> LongSpeech:
         t += len(audio) / SR
     parts.append(np.zeros(SR, dtype=np.float32))
     path = tmp_path_factory.mktemp("long") / "long.wav"
-    _write_wav(path, np.concatenate(parts))
+    write_wav(path, np.concatenate(parts))
     return LongSpeech(path, "\n".join(lines) + "\n", gold, 10.0, extra[1], alone)
 
 
@@ -295,7 +288,7 @@ def test_short_file_with_sentence_pauses_gets_the_edges_of_single_utterances(lon
         lines.append(prompt)
         t += (len(audio) + len(pause)) / SR
     path = tmp_path / "joined.wav"
-    _write_wav(path, np.concatenate(parts))
+    write_wav(path, np.concatenate(parts))
     result = align_media(path, "\n".join(lines), long=False)
     assert result.method == "whole"
     errors = np.array([abs(x) for w, (_, a, b) in zip(result.words, gold, strict=True)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import random
 import statistics
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_wav
 
 from subalign import sync
 from subalign.cli import main
@@ -95,13 +95,6 @@ class Speech:
 SHORT = 5
 
 
-def _write_wav(path: Path, samples: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-
 
 def _timit_utterances(root: Path):
     for txt in sorted(root.glob("dr*/*.txt")):
@@ -132,8 +125,8 @@ def speech(timit, tmp_path_factory) -> Speech:
     waveform = np.concatenate(parts)
     folder = tmp_path_factory.mktemp("speech")
     path, short = folder / "joined.wav", folder / "short.wav"
-    _write_wav(path, waveform)
-    _write_wav(short, waveform[: int((cues[SHORT - 1][2] + 1.0) * SR)])
+    write_wav(path, waveform)
+    write_wav(short, waveform[: int((cues[SHORT - 1][2] + 1.0) * SR)])
     waveform = load_audio(path, sample_rate=SR)
     emissions = get_model("hama").emit(waveform)
     unused = [ln.split(" (")[0] for ln in (timit / "docs" / "prompts.txt").read_text().splitlines()
@@ -304,7 +297,7 @@ def test_cli_refuses_an_untrusted_result_unless_forced(speech, tmp_path, capsys)
 )
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, subs_text, output, message):
     media = tmp_path / "silence.wav"
-    _write_wav(media, np.zeros(SR, dtype=np.float32))
+    write_wav(media, np.zeros(SR, dtype=np.float32))
     src = tmp_path / "in.srt"
     src.write_text(subs_text)
     assert main(["sync", str(media), str(src), "-o", str(tmp_path / output), "-q"]) == 2
