@@ -579,3 +579,15 @@ def test_token_spans_to_words() -> None:
         token_spans_to_words(spans, [2, 5])
     with pytest.raises(AlignmentError, match="negative"):
         token_spans_to_words(spans, [7, -1])
+
+
+def test_pull_strays_moves_a_far_first_or_last_token_next_to_its_word():
+    from subalign.align.words import pull_strays
+    from subalign.types import TokenSpan
+
+    word = [TokenSpan(5, 10, 11, 0.2), TokenSpan(6, 80, 82, 0.9), TokenSpan(7, 84, 85, 0.8), TokenSpan(8, 150, 152, 0.3)]
+    pulled = pull_strays(word, max_gap=18)
+    assert pulled == [TokenSpan(5, 79, 80, 0.2), word[1], word[2], TokenSpan(8, 85, 87, 0.3)]
+    close = [TokenSpan(5, 70, 71, 0.2), TokenSpan(6, 80, 82, 0.9)]  # 9 frames apart: a real word
+    assert pull_strays(close, max_gap=18) == close
+    assert pull_strays(word[:1], max_gap=18) == word[:1]

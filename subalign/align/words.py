@@ -15,6 +15,29 @@ from .spans import merge_tokens, token_spans_to_words
 Refiner = Callable[[list[list[TokenSpan]], list[TokenSpan | None]], list[tuple[float, float]]]
 
 
+#: A word's first (last) token more than this many seconds before (after) the rest of the word is
+#: a stray: CTC may put it anywhere in a stretch of blanks (music, noise) before the word.
+STRAY_GAP = 0.35
+
+
+def pull_strays(own: Sequence[TokenSpan], max_gap: int) -> list[TokenSpan]:
+    """The word's token spans with a stray first or last token moved next to the rest.
+
+    Phones of one word follow each other within a few frames; a first token `max_gap` frames or
+    more before the second (a last token as far after the one before it) sat on some other sound
+    that the model found a little like it, while the blank covered the gap. It is moved to touch
+    its neighbour, so the word does not reach into the music or noise around it.
+    """
+    spans = list(own)
+    while len(spans) >= 2 and spans[1].start - spans[0].end >= max_gap:
+        first, second = spans[0], spans[1]
+        spans[0] = TokenSpan(first.token, second.start - len(first), second.start, first.score)
+    while len(spans) >= 2 and spans[-1].start - spans[-2].end >= max_gap:
+        last, before = spans[-1], spans[-2]
+        spans[-1] = TokenSpan(last.token, before.end, before.end + len(last), last.score)
+    return spans
+
+
 def min_frames(tokens: Sequence[int]) -> int:
     """Frames a CTC path needs for `tokens`: one per token plus one blank between repeats."""
     return len(tokens) + sum(1 for a, b in zip(tokens, tokens[1:], strict=False) if a == b)
@@ -82,7 +105,8 @@ def align_words(
     )
     spans = merge_tokens(paths[0], scores[0], blank=blank)
     per_word = token_spans_to_words(spans, counts)
-    owns = [wspans[: len(toks)] for toks, wspans in zip(word_tokens, per_word, strict=True)]
+    max_gap = max(2, int(round(STRAY_GAP / frame_seconds)))
+    owns = [pull_strays(wspans[: len(toks)], max_gap) for toks, wspans in zip(word_tokens, per_word, strict=True)]
     times: dict[int, tuple[float, float]] = {}
     if refine is not None:
         spoken = [i for i, own in enumerate(owns) if own]
