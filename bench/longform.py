@@ -81,14 +81,15 @@ def reference(out: Path) -> dict:
     (refined boundaries, as the CLI's default). Gold per prompt token as in the long files, so
     both distributions cover the same words; cached in `out` per code version."""
     cache = out / f"reference-{_code_version()}.json"
-    if cache.exists():
-        return json.loads(cache.read_text())
+    if cache.exists() and "by_utterance" in (cached := json.loads(cache.read_text())):
+        return cached
     from subalign import align_media
 
     errors: list[float] = []
     starts: list[float] = []
     ends: list[float] = []
     not_found = 0
+    by_utt: dict[str, list[list[float] | None]] = {}
     t0 = time.perf_counter()
     for wav in accuracy.utterances(ld.TIMIT):
         text = accuracy.transcript(wav)
@@ -96,15 +97,19 @@ def reference(out: Path) -> dict:
         res = align_media(wav, text)
         if len(res.words) != len(gold):
             raise SystemExit(f"{wav}: {len(res.words)} words out, {len(gold)} prompt tokens")
+        mine = by_utt[f"{wav.parent.name}/{wav.name.split('.')[0]}"] = []
         for w, (a, b) in zip(res.words, gold, strict=True):
             if getattr(w, "found", True) is False or w.start is None:
                 not_found += 1
+                mine.append(None)
                 continue
             starts.append(abs(w.start - a) * 1000)
             ends.append(abs(w.end - b) * 1000)
+            mine.append([starts[-1], ends[-1]])
     errors = starts + ends
     doc = {"code": _code_version(), "utterances": 120, "all": stats(errors), "starts": stats(starts),
-           "ends": stats(ends), "not_found": not_found, "seconds": time.perf_counter() - t0}
+           "ends": stats(ends), "not_found": not_found, "seconds": time.perf_counter() - t0,
+           "by_utterance": by_utt}
     cache.write_text(json.dumps(doc, indent=1))
     return doc
 
@@ -195,9 +200,17 @@ def score(doc: dict, truth: dict, ref: dict) -> dict:
     pairs, how = pair_words(doc["words"], truth["words"])
     regions = [(r["start"], r["end"], r["kind"]) for r in truth["uncovered"]]
     starts, ends, worst = [], [], []
+    same_long, same_alone = [], []  # the long file's errors and the same words' errors alone
+    position: dict[int, int] = {}
     c = {"present_found": 0, "present_not_found": 0, "absent_not_found": 0, "absent_found": 0,
          "placed_in_uncovered": 0, "absent_placed_in_uncovered": 0}
     for ours, gold in pairs:
+        utt = gold.get("utt")
+        k = position[utt] = position.get(utt, -1) + 1
+        alone = None
+        if utt is not None and ref.get("by_utterance"):
+            per_word = ref["by_utterance"].get(truth["utterances"][utt]["id"]) or []
+            alone = per_word[k] if k < len(per_word) else None
         found = _found(ours)
         absent = bool(gold.get("absent"))
         if found:
@@ -215,6 +228,9 @@ def score(doc: dict, truth: dict, ref: dict) -> dict:
         es, ee = abs(ours["start"] - gold["start"]) * 1000, abs(ours["end"] - gold["end"]) * 1000
         starts.append(es)
         ends.append(ee)
+        if alone is not None:
+            same_long += [es, ee]
+            same_alone += alone
         if max(es, ee) > MAX_OFF_S * 1000:
             worst.append((max(es, ee), gold["text"], gold["start"], gold["end"], ours["start"], ours["end"]))
     absent_total = sum(1 for w in truth["words"] if w.get("absent"))
@@ -223,7 +239,8 @@ def score(doc: dict, truth: dict, ref: dict) -> dict:
            "present_words": present_total, "absent_words": absent_total, **c,
            "not_found_recall": c["absent_not_found"] / absent_total if absent_total else None,
            "all": stats(starts + ends), "starts": stats(starts), "ends": stats(ends),
-           "words_over_1s": len(worst), "worst": sorted(worst, reverse=True)[:5]}
+           "words_over_1s": len(worst), "worst": sorted(worst, reverse=True)[:5],
+           "same_words": {"long": stats(same_long), "alone": stats(same_alone)}}
     r, a = ref["all"], out["all"]
     if a.get("n") and r.get("n"):
         out["delta_median_ms"] = a["median_ms"] - r["median_ms"]
@@ -247,17 +264,20 @@ def print_run(name: str, lf: ld.LongFile, run: dict, sc: dict | None, ref: dict)
     c = lf.counts
     print(f"\n== {name}: {c['duration']:.0f} s of audio, {c['words']} transcript words "
           f"({c['absent_words']} without audio), {c['uncovered_seconds']:.0f} s of audio not in the transcript")
-    print(f"   {run['cmd']}")
-    rtf = run["wall_s"] / c["duration"]
-    print(f"   exit {run['returncode']}{' (timed out)' if run['timed_out'] else ''}; wall {run['wall_s']:.1f} s "
-          f"(x{rtf:.3f} of real time), CPU {run['cpu_s']:.1f} s, peak RSS {run['peak_rss_mb']:.0f} MB "
-          f"(process tree, sampled: {run['peak_tree_rss_mb']:.0f} MB)")
-    t = run.get("timings") or {}
-    if t:
-        split = ", ".join(f"{k} {v:.1f} s ({v / run['wall_s']:.0%})" for k, v in t.items())
-        print(f"   stages: {split}; outside the stages {run['wall_s'] - sum(t.values()):.1f} s (start-up, writing)")
+    if run.get("rescored"):
+        print("   (scored again from an earlier run's output)")
     else:
-        print("   stages: the JSON's meta has no 'timings'")
+        print(f"   {run['cmd']}")
+        rtf = run["wall_s"] / c["duration"]
+        print(f"   exit {run['returncode']}{' (timed out)' if run['timed_out'] else ''}; wall {run['wall_s']:.1f} s "
+              f"(x{rtf:.3f} of real time), CPU {run['cpu_s']:.1f} s, peak RSS {run['peak_rss_mb']:.0f} MB "
+              f"(process tree, sampled: {run['peak_tree_rss_mb']:.0f} MB)")
+        t = run.get("timings") or {}
+        if t:
+            split = ", ".join(f"{k} {v:.1f} s ({v / run['wall_s']:.0%})" for k, v in t.items())
+            print(f"   stages: {split}; outside the stages {run['wall_s'] - sum(t.values()):.1f} s (start-up, writing)")
+        else:
+            print("   stages: the JSON's meta has no 'timings'")
     if sc is None:
         return
     a, r = sc["all"], ref["all"]
@@ -272,6 +292,13 @@ def print_run(name: str, lf: ld.LongFile, run: dict, sc: dict | None, ref: dict)
         print(f"   long - short: median {sc['delta_median_ms']:+.1f} ms, p95 {sc['delta_p95_ms']:+.1f} ms; "
               f"words off > 1 s: {sc['words_over_1s']} -> {'PASS' if sc['pass'] else 'FAIL'} "
               f"(rule: |Δ| ≤ {TOLERANCE_MS:.0f} ms each, none off > {MAX_OFF_S:.0f} s)")
+    same = sc.get("same_words") or {}
+    if (same.get("long") or {}).get("n"):
+        sl, sa = same["long"], same["alone"]
+        print(f"   the same words aligned alone (their utterances as short files): n {sa['n']}, median "
+              f"{sa['median_ms']:.1f} ms, p95 {sa['p95_ms']:.1f} ms; long file: median {sl['median_ms']:.1f} ms, "
+              f"p95 {sl['p95_ms']:.1f} ms; Δ median {sl['median_ms'] - sa['median_ms']:+.1f} ms, "
+              f"Δ p95 {sl['p95_ms'] - sa['p95_ms']:+.1f} ms")
     for err, text, gs, ge, os_, oe in sc["worst"][:3]:
         print(f"     off {err / 1000:.1f} s: {text!r} is at {gs:.2f}-{ge:.2f} s, placed at {os_:.2f}-{oe:.2f} s")
     print(f"   present words not found: {sc['present_not_found']} of {sc['present_words']}")
@@ -291,6 +318,8 @@ def print_summary(rows: list[dict], ref: dict) -> None:
           f"{'in unc.':>7}  verdict")
     for row in rows:
         run, sc = row["run"], row.get("score") or {}
+        if run.get("rescored"):
+            run = {**run, "wall_s": float("nan"), "peak_rss_mb": float("nan"), "timed_out": False}
         a = sc.get("all", {})
         t = run.get("timings") or {}
         emis = f"{t['emissions'] / run['wall_s']:.0%}" if "emissions" in t else "-"
@@ -317,6 +346,8 @@ def main() -> int:
     ap.add_argument("--no-reference", action="store_true", help="skip the short-utterance reference")
     ap.add_argument("--cli-args", default="", help="extra arguments for `subalign align` (one string)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
+    ap.add_argument("--rescore", action="store_true",
+                    help="score the outputs of earlier runs again (in OUT/runs) instead of running")
     args = ap.parse_args()
 
     variants = ld.VARIANTS if args.variant == "both" else (args.variant,)
@@ -339,8 +370,9 @@ def main() -> int:
     for (seconds, variant), lf in files.items():
         name = f"{seconds}s-{variant}"
         out_json = runs_dir / f"{name}.json"
-        run = run_cli(lf.audio, lf.transcript, out_json, runs_dir / f"{name}.log", args.timeout,
-                      args.cli_args.split())
+        run = ({"returncode": 0 if out_json.exists() else 1, "rescored": True} if args.rescore else
+               run_cli(lf.audio, lf.transcript, out_json, runs_dir / f"{name}.log", args.timeout,
+                       args.cli_args.split()))
         sc = None
         if run["returncode"] == 0 and out_json.exists():
             doc = json.loads(out_json.read_text())
