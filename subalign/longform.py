@@ -33,7 +33,7 @@ import torch
 
 from .align.chunks import ChunkAligner, Found, Unit, align_chunk, window_cells
 from .align.refine import boundary_refiner, refinable
-from .align.words import align_words, build_targets, min_frames
+from .align.words import align_words, build_targets, check_fits, min_frames
 from .errors import MediaError, TranscriptError
 from .media import iter_audio
 from .models.base import EmissionModel, stream_emissions
@@ -81,15 +81,14 @@ class LongResult:
     words: list[WordSpan]
     duration: float
     timings: dict[str, float]
-    units: int
-    units_found: int
 
 
-def make_units(words: Sequence[Word], word_tokens: Sequence[Sequence[int]], separator: int | None) -> list[Unit]:
+def make_units(words: Sequence[Word], word_tokens: Sequence[Sequence[int]],
+               separator: int | None) -> list[_LongUnit]:
     """Cut the transcript into units: sentences (and lines), at most `UNIT_WORDS` words, cut at a
     clause when a sentence is longer. A unit holds at least one word with tokens, except a
     trailing run of words without any."""
-    units: list[Unit] = []
+    units: list[_LongUnit] = []
     cur: list[int] = []
 
     def close() -> None:
@@ -98,7 +97,7 @@ def make_units(words: Sequence[Word], word_tokens: Sequence[Sequence[int]], sepa
         toks = [list(word_tokens[i]) for i in cur]
         if units and not any(toks):  # nothing to hear: keep with the unit before
             prev = units[-1]
-            idx = [*prev.index_words, *cur]  # type: ignore[attr-defined]
+            idx = [*prev.index_words, *cur]
             units[-1] = _unit(len(units) - 1, idx, words, word_tokens, separator)
         else:
             units.append(_unit(len(units), list(cur), words, word_tokens, separator))
@@ -418,13 +417,7 @@ def align_long(
 
     t1 = time.perf_counter()
     units = make_units(words, word_tokens, separator)
-    need = sum(min_frames(u.targets) for u in units)
-    if need > total:
-        raise TranscriptError(
-            f"the transcript is too long for the audio: its {len(words)} words need at least "
-            f"{need / fps:.1f} s of speech, but the audio lasts {total / fps:.1f} s "
-            "(is it the right transcript for this file?)"
-        )
+    check_fits(total, [t for u in units for t in u.targets], acoustic.frame_seconds, len(words))
     aligner = ChunkAligner(emissions, acoustic.blank, separator)
     found = anchor_units(aligner, [u for u in units if u.targets], fps,
                          (lambda s: progress("anchoring", s)) if progress else None)
@@ -450,5 +443,5 @@ def align_long(
         s = WordSpan(s.text, min(s.start, duration), min(s.end, duration), s.score)
         out.append(s)
         cursor = s.end
-    return LongResult(out, duration, timings, len([u for u in units if u.targets]), len(found))
+    return LongResult(out, duration, timings)
 
