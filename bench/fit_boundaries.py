@@ -2,7 +2,10 @@
 
 The scorers choose, at each junction between two words, the (end, start) pair among candidate
 times on a 5 ms grid; they are fitted as a conditional logit (softmax over a junction's
-candidates, cross-entropy against the candidate nearest the human label) with L-BFGS.
+candidates) with L-BFGS, against soft targets: the options of the labels' kind (pause or none)
+weighted by how near they are to the human labels (Gaussian, σ = 15 ms). Soft targets raised the
+share within 50 ms by ~1 point over one-hot ones (cross-fitted 90.9 % → 92.2 % with the same
+features) and made the fit insensitive to the seed.
 
 Honest evaluation: TIMIT's 12 speakers in ../shared are split into two speaker-disjoint halves
 (3 women + 3 men each, every dialect region in both). The shipped weights are fitted on half A
@@ -42,6 +45,11 @@ from subalign.text import split_words  # noqa: E402
 HALF_A = ("dr1-fvmh0", "dr2-marc0", "dr3-falk0", "dr4-maeb0", "dr5-ftlg0", "dr6-mbma1")
 HIDDEN = 32  # chosen over 8 and 16 (and L2 3e-3) by a 3-vs-3 speaker split inside each half
 L2 = 1e-2
+# Soft targets: every option of the labels' kind (a pause between the words or none) weighted by
+# exp(-miss² / 2σ²), miss = its worse side's distance from the labels in 5 ms steps. σ = 3 (15 ms)
+# was chosen over 2 and 4, and over one-hot targets, by the 3-vs-3 split inside half A.
+SIGMA = 3.0
+PAUSE_L2 = 1e-2  # relative to L2: the pause term's weights act on few, rare examples
 SEED = 0
 WEIGHTS_FILE = REPO / "subalign" / "align" / "_boundary_weights.py"
 
@@ -107,8 +115,27 @@ def _target(j) -> int | None:
     return None if j.gold_e is None else _nearest(j.ends, j.gold_e)
 
 
+def _misses(j, m: int) -> np.ndarray:
+    """Per option: how far (grid steps) it is from the human labels (the worse side); inf without labels."""
+    if j.pairs is not None:
+        if j.gold_e is None or j.gold_s is None:
+            return np.full(m, np.inf)
+        ge, gs = j.gold_e, j.gold_s
+        if gs < ge:
+            ge = gs = (ge + gs) / 2
+        ei, si = j.pairs
+        miss = np.maximum(np.abs(j.ends[ei] - ge), np.abs(j.starts[si] - gs))
+        # Only options of the labels' kind: pause options vastly outnumber the others near a
+        # boundary, and weighting them all would teach the scorers that every junction pauses.
+        same = (j.starts[si] > j.ends[ei]) == (gs - ge >= 1)
+        return np.where(same, miss, np.inf)
+    if j.starts is not None:
+        return np.full(m, np.inf) if j.gold_s is None else np.abs(j.starts - j.gold_s)
+    return np.full(m, np.inf) if j.gold_e is None else np.abs(j.ends - j.gold_e)
+
+
 def _pack(js: list) -> dict:
-    ends, starts, pauses, oe, os_, seg, kind, tgt = [], [], [], [], [], [], [], []
+    ends, starts, pauses, oe, os_, seg, kind, tgt, misses = [], [], [], [], [], [], [], [], []
     ne = ns = no = 0
     for q, j in enumerate(js):
         if j.pairs is not None:
@@ -139,6 +166,7 @@ def _pack(js: list) -> dict:
         kind.append(np.full(m, k))
         t = _target(j)
         tgt.append(-1 if t is None else no + t)
+        misses.append(_misses(j, m))
         no += m
 
     def cat(xs: list) -> torch.Tensor:
@@ -146,7 +174,7 @@ def _pack(js: list) -> dict:
 
     return {"E": cat(ends).double(), "S": cat(starts).double(), "P": cat(pauses).double(),
             "oe": cat(oe).long(), "os": cat(os_).long(), "seg": cat(seg).long(), "kind": cat(kind).long(),
-            "tgt": torch.tensor(tgt), "nq": len(js)}
+            "tgt": torch.tensor(tgt), "nq": len(js), "miss": cat(misses).double()}
 
 
 class _Scorer(torch.nn.Module):
@@ -158,7 +186,7 @@ class _Scorer(torch.nn.Module):
             return torch.nn.Sequential(torch.nn.Linear(d, HIDDEN), torch.nn.Tanh(), torch.nn.Linear(HIDDEN, 1))
 
         self.end, self.start = mlp().double(), mlp().double()
-        self.pause = torch.nn.Parameter(torch.zeros(3, 5, dtype=torch.float64))
+        self.pause = torch.nn.Parameter(torch.zeros(3, b["P"].shape[1], dtype=torch.float64))
         self.me, self.se = b["E"].mean(0), b["E"].std(0).clamp(min=1e-3)
         self.ms, self.ss = b["S"].mean(0), b["S"].std(0).clamp(min=1e-3)
 
@@ -186,8 +214,12 @@ def fit(js: list) -> dict:
         s = net(b)
         mx = torch.full((b["nq"],), -1e30, dtype=torch.float64).scatter_reduce(0, b["seg"], s, "amax")
         lse = mx + torch.log(torch.zeros(b["nq"], dtype=torch.float64).index_add(0, b["seg"], torch.exp(s - mx[b["seg"]])))
-        reg = sum((p**2).sum() for n, p in net.named_parameters() if n.endswith("weight") or n == "pause")
-        loss = (lse[owner] - s[rows]).mean() + L2 * reg
+        reg = sum((p**2).sum() for n, p in net.named_parameters() if n.endswith("weight")) + PAUSE_L2 * (net.pause**2).sum()
+        zero = torch.zeros((), dtype=torch.float64)
+        q = torch.where(torch.isfinite(b["miss"]), torch.exp(-0.5 * (b["miss"] / SIGMA) ** 2), zero)
+        w = q / torch.zeros(b["nq"], dtype=torch.float64).index_add(0, b["seg"], q).clamp(min=1e-30)[b["seg"]]
+        nll = (w * (lse[b["seg"]] - s)).sum() / len(rows)
+        loss = nll + L2 * reg
         loss.backward()
         return loss
 

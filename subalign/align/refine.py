@@ -14,7 +14,10 @@ gap between two words a boundary belongs to; this module decides *where* in that
   there is a pause between them. Two small scorers (one for word ends, one for word starts; a
   32-unit tanh layer each) plus a linear pause term score the pairs, and a dynamic programme
   over the junctions picks the best sequence that keeps every word at least 10 ms long and in
-  order.
+  order. The pause term sees the pause's length and loudness, the quiet time between the two
+  words' spikes that an option leaves inside a word, the model's `<blank>`/`<wb>` posteriors in
+  it, and the classes of the phonemes on both sides (a quiet gap before a stop is usually its
+  closure, not a pause).
 
 The scorers' weights are data (`_boundary_weights.py`), fitted by `bench/fit_boundaries.py` as a
 conditional logit over the candidates, on human word labels the weights file names. They belong
@@ -111,6 +114,8 @@ class AcousticGrid:
         high = np.log(np.exp(mel[:, 14:]).sum(1) + 1e-10)
         low = np.log(np.exp(mel[:, :8]).sum(1) + 1e-10)
         self._c_e = _cumsum(log_e)
+        # Running counts of quiet grid points (20, 30, 35, 40 dB under loud speech): pauses.
+        self.quiet = {db: _cumsum((log_e < self.ref - db).astype(np.float64)) for db in (20, 30, 35, 40)}
         c_mel = _cumsum(mel)  # only the changes below are kept, not the spectra
         g = np.arange(n)
         # Changes at 10, 20 and 40 ms: after minus before (energy, high and low bands), and the
@@ -220,12 +225,65 @@ def _side_features(
     return x.astype(np.float32)
 
 
-def _pause_features(grid: AcousticGrid, e: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Features of a pause [e, s) between two words: is there one, how long, how quiet."""
+def _count(c: np.ndarray, a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+    """How many marked grid points lie in [a, b) (running sums `c`; empty when b <= a)."""
+    n = len(c) - 1
+    a = np.clip(a, 0, n)
+    b = np.clip(b, 0, n)
+    return np.where(b > a, c[np.maximum(a, b)] - c[a], 0.0)
+
+
+def _pause_features(grid: AcousticGrid, e: np.ndarray, s: np.ndarray, spikes: float, frames: FrameSums,
+                    sub: int, between: tuple[int, int] | None = None,
+                    around: tuple[int, int] | None = None) -> np.ndarray:
+    """Features of a pause [e, s) between two words: is there one, how long, how quiet, how it
+    compares with the gap between the two words' spikes (`spikes`, grid steps), and what the
+    model heard in it."""
     length = (s - e).astype(np.float64)
     has = (length > 0).astype(np.float64)
     quiet = np.where(length > 0, (grid.mean_e(e, s) - grid.ref) / 10, 0.0)
-    return np.column_stack([has, length / 20, np.sqrt(length / 20), has * quiet, quiet * length / 20]).astype(np.float32)
+    q20 = np.where(length > 0, _wmean(grid.quiet[20], e, s), 0.0)
+    q35 = np.where(length > 0, _wmean(grid.quiet[35], e, s), 0.0)
+    fe, fs = e // sub, np.maximum(s // sub, e // sub + 1)
+    blank = np.where(length > 0, _wmean(frames.blank, fe, fs), 0.0)
+    wb = np.where(length > 0, _wmean(frames.wb, fe, fs), 0.0)
+    gap = spikes / 20
+    share = np.where(length > 0, length / max(spikes, 1.0), 0.0)
+    # Quiet time between the two words' spikes that this option leaves inside a word.
+    left_out = []
+    for c in (grid.quiet[30], grid.quiet[40]):
+        if between is None:
+            left_out.append(np.zeros(len(e)))
+            continue
+        lo, hi = between
+        total = _count(c, lo, hi)
+        inside = _count(c, np.maximum(e, lo), np.minimum(s, hi))
+        left_out += [(total - inside) / 20]
+    return np.column_stack([
+        has, length / 20, np.sqrt(length / 20), has * quiet, quiet * length / 20,
+        has * gap, has * np.sqrt(gap), share, share * quiet, q20, q35, q20 * length / 20, blank, wb,
+        has * gap * quiet, *left_out, np.sqrt(left_out[0]), np.sqrt(left_out[1]),
+        *_around_features(has, length, around),
+    ]).astype(np.float32)
+
+
+def _around_features(has: np.ndarray, length: np.ndarray, around: tuple[int, int] | None) -> list[np.ndarray]:
+    """The classes of the phonemes on either side (left word's last, right word's first): a quiet
+    gap before a stop is usually its closure, inside the word, not a pause."""
+    cols = []
+    for cls in around if around is not None else (-1, -1):
+        for k in range(NUM_CLASSES):
+            on = float(cls == k)
+            cols += [has * on, length / 20 * on]
+    return cols
+
+
+@dataclass
+class FrameSums:
+    """Running sums over emission frames of the `<blank>` and `<wb>` posteriors."""
+
+    blank: np.ndarray
+    wb: np.ndarray
 
 
 def junctions(
@@ -235,6 +293,7 @@ def junctions(
     """The junctions of one aligned stretch: `words` are the token spans of each spoken word (in
     emission frames), `separators` the `<wb>` span after each word (or None)."""
     probs = np.exp(emissions)
+    frames = FrameSums(_cumsum(probs[:, blank]), _cumsum(probs[:, wb] if wb is not None else np.zeros(len(probs))))
     n = len(words)
     size = grid.size
     out: list[Junction] = []
@@ -270,12 +329,15 @@ def junctions(
         if ends is not None and starts is not None:
             ei, si = np.nonzero(ends[:, None] <= starts[None, :])
             pairs = (ei, si)
-            x_pause = _pause_features(grid, ends[ei], starts[si])
+            spikes = float(max(0, right[0].start - left[-1].end) * sub)
+            x_pause = _pause_features(grid, ends[ei], starts[si], spikes, frames, sub,
+                                      (left[-1].end * sub, right[0].start * sub),
+                                      (classes[left[-1].token], classes[right[0].token]))
         elif starts is not None:
-            x_pause = _pause_features(grid, np.full(len(starts), max(0, lo - 40)), starts)
+            x_pause = _pause_features(grid, np.full(len(starts), max(0, lo - 40)), starts, 0.0, frames, sub)
         else:
             assert ends is not None
-            x_pause = _pause_features(grid, ends, np.full(len(ends), min(size, hi + 40)))
+            x_pause = _pause_features(grid, ends, np.full(len(ends), min(size, hi + 40)), 0.0, frames, sub)
         out.append(Junction(j, ends, starts, x_end, x_start, pairs, x_pause))
     return out
 
