@@ -204,9 +204,7 @@ def fit(js: list) -> dict:
     torch.manual_seed(SEED)
     b = _pack(js)
     net = _Scorer(b)
-    ok = b["tgt"] >= 0
-    rows = b["tgt"][ok]
-    owner = b["seg"][rows]
+    labelled = int((b["tgt"] >= 0).sum())  # junctions with human labels
     opt = torch.optim.LBFGS(net.parameters(), max_iter=300, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
@@ -218,7 +216,7 @@ def fit(js: list) -> dict:
         zero = torch.zeros((), dtype=torch.float64)
         q = torch.where(torch.isfinite(b["miss"]), torch.exp(-0.5 * (b["miss"] / SIGMA) ** 2), zero)
         w = q / torch.zeros(b["nq"], dtype=torch.float64).index_add(0, b["seg"], q).clamp(min=1e-30)[b["seg"]]
-        nll = (w * (lse[b["seg"]] - s)).sum() / len(rows)
+        nll = (w * (lse[b["seg"]] - s)).sum() / labelled
         loss = nll + L2 * reg
         loss.backward()
         return loss
@@ -266,7 +264,8 @@ def write_weights(weights: dict, speakers: tuple[str, ...], n_utts: int) -> None
     WEIGHTS_FILE.write_text(
         '"""Fitted weights of the word-boundary scorers in refine.py (generated; do not edit).\n\n'
         "Written by `python bench/fit_boundaries.py --write`: a conditional logit over candidate\n"
-        f"boundaries, {HIDDEN} tanh units per side, L2 {L2}, seed {SEED}, fitted on the human word labels of\n"
+        f"boundaries (soft targets, sigma {SIGMA * R.GRID_SECONDS * 1000:.0f} ms), {HIDDEN} tanh units per side, L2 {L2}, seed {SEED},\n"
+        "fitted on the human word labels of\n"
         f"TIMIT speakers {', '.join(speakers)} ({n_utts} utterances of the NLTK\n"
         "sample in ../shared/corpus/timit_nltk_sample; the other six speakers are held out). They\n"
         "describe the timing of the embedded hama model's emissions, so they apply to it only.\n"

@@ -1,7 +1,8 @@
 """Fitted weights of the word-boundary scorers in refine.py (generated; do not edit).
 
 Written by `python bench/fit_boundaries.py --write`: a conditional logit over candidate
-boundaries, 32 tanh units per side, L2 0.01, seed 0, fitted on the human word labels of
+boundaries (soft targets, sigma 15 ms), 32 tanh units per side, L2 0.01, seed 0,
+fitted on the human word labels of
 TIMIT speakers dr1-fvmh0, dr2-marc0, dr3-falk0, dr4-maeb0, dr5-ftlg0, dr6-mbma1 (60 utterances of the NLTK
 sample in ../shared/corpus/timit_nltk_sample; the other six speakers are held out). They
 describe the timing of the embedded hama model's emissions, so they apply to it only.
