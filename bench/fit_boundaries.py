@@ -95,26 +95,6 @@ class _Tagged:
 # Fitting
 
 
-def _nearest(c: np.ndarray, g: float) -> int:
-    return int(np.argmin(np.abs(c - g)))
-
-
-def _target(j) -> int | None:
-    """Index of the option nearest the human labels (an overlap counts as one shared boundary)."""
-    if j.pairs is not None:
-        if j.gold_e is None or j.gold_s is None:
-            return None
-        ge, gs = j.gold_e, j.gold_s
-        if gs < ge:
-            ge = gs = (ge + gs) / 2
-        ei, si = j.pairs
-        miss = np.abs(j.ends[ei] - ge) + np.abs(j.starts[si] - gs)
-        return int(np.argmin(miss))
-    if j.starts is not None:
-        return None if j.gold_s is None else _nearest(j.starts, j.gold_s)
-    return None if j.gold_e is None else _nearest(j.ends, j.gold_e)
-
-
 def _misses(j, m: int) -> np.ndarray:
     """Per option: how far (grid steps) it is from the human labels (the worse side); inf without labels."""
     if j.pairs is not None:
@@ -135,8 +115,8 @@ def _misses(j, m: int) -> np.ndarray:
 
 
 def _pack(js: list) -> dict:
-    ends, starts, pauses, oe, os_, seg, kind, tgt, misses = [], [], [], [], [], [], [], [], []
-    ne = ns = no = 0
+    ends, starts, pauses, oe, os_, seg, kind, misses = [], [], [], [], [], [], [], []
+    ne = ns = 0
     for q, j in enumerate(js):
         if j.pairs is not None:
             ei, si = j.pairs
@@ -164,17 +144,15 @@ def _pack(js: list) -> dict:
         pauses.append(j.x_pause)
         seg.append(np.full(m, q))
         kind.append(np.full(m, k))
-        t = _target(j)
-        tgt.append(-1 if t is None else no + t)
         misses.append(_misses(j, m))
-        no += m
 
     def cat(xs: list) -> torch.Tensor:
         return torch.from_numpy(np.concatenate(xs))
 
     return {"E": cat(ends).double(), "S": cat(starts).double(), "P": cat(pauses).double(),
             "oe": cat(oe).long(), "os": cat(os_).long(), "seg": cat(seg).long(), "kind": cat(kind).long(),
-            "tgt": torch.tensor(tgt), "nq": len(js), "miss": cat(misses).double()}
+            "nq": len(js), "miss": cat(misses).double(),
+            "labelled": sum(bool(np.isfinite(x).any()) for x in misses)}  # junctions with human labels
 
 
 class _Scorer(torch.nn.Module):
@@ -204,7 +182,6 @@ def fit(js: list) -> dict:
     torch.manual_seed(SEED)
     b = _pack(js)
     net = _Scorer(b)
-    labelled = int((b["tgt"] >= 0).sum())  # junctions with human labels
     opt = torch.optim.LBFGS(net.parameters(), max_iter=300, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
@@ -216,7 +193,7 @@ def fit(js: list) -> dict:
         zero = torch.zeros((), dtype=torch.float64)
         q = torch.where(torch.isfinite(b["miss"]), torch.exp(-0.5 * (b["miss"] / SIGMA) ** 2), zero)
         w = q / torch.zeros(b["nq"], dtype=torch.float64).index_add(0, b["seg"], q).clamp(min=1e-30)[b["seg"]]
-        nll = (w * (lse[b["seg"]] - s)).sum() / labelled
+        nll = (w * (lse[b["seg"]] - s)).sum() / b["labelled"]
         loss = nll + L2 * reg
         loss.backward()
         return loss

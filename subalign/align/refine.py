@@ -230,15 +230,15 @@ def _count(c: np.ndarray, a: np.ndarray | int, b: np.ndarray | int) -> np.ndarra
     n = len(c) - 1
     a = np.clip(a, 0, n)
     b = np.clip(b, 0, n)
-    return np.where(b > a, c[np.maximum(a, b)] - c[a], 0.0)
+    return np.where(b > a, c[b] - c[a], 0.0)
 
 
-def _pause_features(grid: AcousticGrid, e: np.ndarray, s: np.ndarray, spikes: float, frames: FrameSums,
-                    sub: int, between: tuple[int, int] | None = None,
+def _pause_features(grid: AcousticGrid, e: np.ndarray, s: np.ndarray, frames: FrameSums, sub: int,
+                    between: tuple[int, int] | None = None,
                     around: tuple[int, int] | None = None) -> np.ndarray:
     """Features of a pause [e, s) between two words: is there one, how long, how quiet, how it
-    compares with the gap between the two words' spikes (`spikes`, grid steps), and what the
-    model heard in it."""
+    compares with the gap between the two words' spikes (`between`, grid points; none at the
+    edges), and what the model heard in it."""
     length = (s - e).astype(np.float64)
     has = (length > 0).astype(np.float64)
     quiet = np.where(length > 0, (grid.mean_e(e, s) - grid.ref) / 10, 0.0)
@@ -247,6 +247,7 @@ def _pause_features(grid: AcousticGrid, e: np.ndarray, s: np.ndarray, spikes: fl
     fe, fs = e // sub, np.maximum(s // sub, e // sub + 1)
     blank = np.where(length > 0, _wmean(frames.blank, fe, fs), 0.0)
     wb = np.where(length > 0, _wmean(frames.wb, fe, fs), 0.0)
+    spikes = float(max(0, between[1] - between[0])) if between is not None else 0.0
     gap = spikes / 20
     share = np.where(length > 0, length / max(spikes, 1.0), 0.0)
     # Quiet time between the two words' spikes that this option leaves inside a word.
@@ -329,15 +330,14 @@ def junctions(
         if ends is not None and starts is not None:
             ei, si = np.nonzero(ends[:, None] <= starts[None, :])
             pairs = (ei, si)
-            spikes = float(max(0, right[0].start - left[-1].end) * sub)
-            x_pause = _pause_features(grid, ends[ei], starts[si], spikes, frames, sub,
+            x_pause = _pause_features(grid, ends[ei], starts[si], frames, sub,
                                       (left[-1].end * sub, right[0].start * sub),
                                       (classes[left[-1].token], classes[right[0].token]))
         elif starts is not None:
-            x_pause = _pause_features(grid, np.full(len(starts), max(0, lo - 40)), starts, 0.0, frames, sub)
+            x_pause = _pause_features(grid, np.full(len(starts), max(0, lo - 40)), starts, frames, sub)
         else:
             assert ends is not None
-            x_pause = _pause_features(grid, ends, np.full(len(ends), min(size, hi + 40)), 0.0, frames, sub)
+            x_pause = _pause_features(grid, ends, np.full(len(ends), min(size, hi + 40)), frames, sub)
         out.append(Junction(j, ends, starts, x_end, x_start, pairs, x_pause))
     return out
 
