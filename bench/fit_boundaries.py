@@ -14,7 +14,7 @@ on the *other* half, so every number it prints for "held out" comes from unseen 
 
     python bench/fit_boundaries.py [--write] [--cache DIR]
 
---write rewrites subalign/align/_boundary_weights.py with the half-A fit. torch is used for the
+--write rewrites subalign/models/hama_boundaries.py with the half-A fit. torch is used for the
 fit only (the package scores with numpy).
 """
 
@@ -51,7 +51,7 @@ L2 = 1e-2
 SIGMA = 3.0
 PAUSE_L2 = 1e-2  # relative to L2: the pause term's weights act on few, rare examples
 SEED = 0
-WEIGHTS_FILE = REPO / "subalign" / "align" / "_boundary_weights.py"
+WEIGHTS_FILE = REPO / "subalign" / "models" / "hama_boundaries.py"
 
 
 def prepare(wav: Path, model) -> dict:
@@ -239,7 +239,8 @@ def write_weights(weights: dict, speakers: tuple[str, ...], n_utts: int) -> None
     body = "\n".join(f"    {k!r}: {{\n" + "\n".join(f"        {kk!r}: {fmt(vv)}," for kk, vv in v.items()) + "\n    },"
                      if isinstance(v, dict) else f"    {k!r}: {fmt(v)}," for k, v in weights.items())
     WEIGHTS_FILE.write_text(
-        '"""Fitted weights of the word-boundary scorers in refine.py (generated; do not edit).\n\n'
+        '"""The hama model\'s boundary weights: fitted weights of the word-boundary scorers in\n'
+        'subalign/align/refine.py (generated; do not edit).\n\n'
         "Written by `python bench/fit_boundaries.py --write`: a conditional logit over candidate\n"
         f"boundaries (soft targets, sigma {SIGMA * R.GRID_SECONDS * 1000:.0f} ms), {HIDDEN} tanh units per side, L2 {L2}, seed {SEED},\n"
         "fitted on the human word labels of\n"
@@ -258,7 +259,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus" / "timit_nltk_sample")
     ap.add_argument("--cache", type=Path, help="keep the prepared junctions here between runs")
-    ap.add_argument("--write", action="store_true", help="rewrite subalign/align/_boundary_weights.py (half A fit)")
+    ap.add_argument("--write", action="store_true", help="rewrite subalign/models/hama_boundaries.py (half A fit)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cache = args.cache / "junctions.pkl" if args.cache else None

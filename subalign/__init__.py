@@ -14,7 +14,17 @@ from `SubalignError`.
 __version__ = "0.1.0"
 
 from .align import forced_align, forced_align_backend, merge_tokens  # noqa: E402
-from .cues import group_cues  # noqa: E402
+from .cues import (  # noqa: E402
+    BBC,
+    NETFLIX,
+    PLAIN,
+    CueStyle,
+    CueStyleError,
+    Finding,
+    check_cues,
+    get_style,
+    group_cues,
+)
 from .errors import (  # noqa: E402
     AlignmentError,
     MediaError,
@@ -23,12 +33,9 @@ from .errors import (  # noqa: E402
     SubalignError,
     TranscriptError,
 )
-from .formats import write_output  # noqa: E402
+from .formats import Subtitles, read_subtitles, write_output, write_subtitles  # noqa: E402
 from .media import load_audio  # noqa: E402
 from .pipeline import Alignment, align_media  # noqa: E402
-from .rules import Finding, check_cues  # noqa: E402
-from .style import BBC, NETFLIX, PLAIN, CueStyle, CueStyleError, get_style  # noqa: E402
-from .subtitles import Subtitles, read_subtitles, write_subtitles  # noqa: E402
 from .sync import SyncResult, sync_subtitles  # noqa: E402
 from .types import Cue, TokenSpan, WordSpan  # noqa: E402
 

@@ -12,10 +12,11 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from . import __version__
+from .cues.style import CueStyle, get_style
 from .errors import SubalignError
-from .style import add_style_arguments, style_from_arguments
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
@@ -35,6 +36,41 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 def model_kwargs(args: argparse.Namespace) -> dict[str, str]:
     """The model options parsed by `add_model_options`, as keyword arguments of `align_media`."""
     return {"model": args.model, "device": args.device, "dtype": args.dtype}
+
+
+# The cue-style options, the same for every command that makes cues.
+_OPTIONS: tuple[tuple[str, type, str, str], ...] = (
+    ("--max-chars", int, "N", "characters per line"),
+    ("--max-lines", int, "N", "lines per cue"),
+    ("--max-cps", float, "X", "reading speed in characters per second (0: no limit)"),
+    ("--max-wpm", float, "X", "reading speed in words per minute (0: no limit)"),
+    ("--min-duration", float, "S", "shortest cue, seconds"),
+    ("--max-duration", float, "S", "longest cue, seconds"),
+    ("--min-gap-frames", int, "N", "frames between cues"),
+    ("--fps", float, "X", "frame rate for the gap and the frame grid (default: the video's; "
+     "without video the gap is counted at 25 fps and times are not snapped)"),
+)
+
+
+def add_style_arguments(parser: Any) -> None:
+    """Add ``--style``, the single-setting overrides and ``--report`` to an argparse parser."""
+    group = parser.add_argument_group(
+        "cue style", "Presets: netflix (default: 42 chars x 2 lines, 5/6-7 s, 17 cps, 2-frame gap, "
+        "frame grid), bbc (37 x 2, 1-6 s, 180 wpm), plain (42 x 2, at most 7 s, nothing else). "
+        "Each option below overrides one setting of the preset.")
+    group.add_argument("--style", default="netflix", metavar="NAME",
+                       help="netflix, bbc or plain (default netflix)")
+    for flag, kind, metavar, text in _OPTIONS:
+        group.add_argument(flag, type=kind, default=None, metavar=metavar, help=text)
+    group.add_argument("--report", action="store_true",
+                       help="print each rule a cue still breaks to stderr, one line each")
+
+
+def style_from_arguments(args: Any) -> CueStyle:
+    """The style the parsed ``add_style_arguments`` options ask for; CueStyleError if invalid."""
+    overrides = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
+                 for flag, *_ in _OPTIONS}
+    return get_style(args.style, **overrides)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_align(args: argparse.Namespace, progress: bool) -> None:
-    from .formats import check_output_path, write_output
+    from .formats import check_output_path
     from .pipeline import align_media
     from .text import read_text
 
@@ -115,7 +151,7 @@ def _cmd_align(args: argparse.Namespace, progress: bool) -> None:
     result = align_media(args.media, text, language=args.language, audio_stream=args.audio_stream,
                          progress=progress, style=style, refine=not args.plain_boundaries, long=args.long,
                          **model_kwargs(args))
-    write_output(out, result.words, result.cues, inputs=inputs, meta=result.meta())
+    result.save(out, inputs=inputs)
     missing = result.missing
     if missing:
         print(f"subalign: warning: {_not_found(result.words, missing)}", file=sys.stderr)
@@ -151,7 +187,7 @@ def _print_report(findings: Sequence[object], n_cues: int) -> None:
 
 
 def _cmd_models(args: argparse.Namespace) -> None:
-    from .plugins import describe_model, list_models, model_registry, parse_model_spec
+    from .models import describe_model, list_models, model_registry, parse_model_spec
 
     if args.specs:
         infos = []
@@ -177,8 +213,7 @@ def _cmd_models(args: argparse.Namespace) -> None:
 
 
 def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
-    from .formats import check_output_path, write_output
-    from .subtitles import read_subtitles, subtitle_format_for, write_subtitles
+    from .formats import check_output_path, read_subtitles
     from .sync import sync_subtitles
 
     if args.audio_stream < 0:
@@ -200,14 +235,7 @@ def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
                 f"language or subtitle file?), so nothing was written; use --force to write them anyway"
             )
         print(f"subalign: warning: {why}; writing anyway (--force)", file=sys.stderr)
-    if subtitle_format_for(out) is not None:
-        write_subtitles(out, result.subtitles, inputs=inputs)
-    else:  # .json or a writer plugin: the cues with their words
-        from .types import Cue
-
-        words = [w for t in result.cues for w in t.words]
-        cues = [Cue(t.start, t.end, tuple(subs.cues[t.index].lines) or ("",), t.words) for t in result.cues]
-        write_output(out, words, cues, inputs=inputs, meta=result.meta())
+    result.save(out, inputs=inputs)
     if progress:
         print(f"wrote {out} ({len(result.cues)} cues, {result.found} of {result.spoken} with words "
               "found in the audio)", file=sys.stderr)

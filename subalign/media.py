@@ -23,7 +23,7 @@ import ffmpeg
 import numpy as np
 
 from subalign.errors import MediaError
-from subalign.progress import bar, progress_enabled
+from subalign.progress import Progress, job_progress
 
 __all__ = [
     "AudioStream",
@@ -336,12 +336,12 @@ def iter_audio(
     sample_rate: int = 16000,
     stream: int = 0,
     chunk_seconds: float = 30.0,
-    progress: bool = False,
+    progress: bool | Progress | None = False,
 ) -> Iterator[np.ndarray]:
     """Stream the audio of `path` as float32 mono chunks at `sample_rate`, decoded by ffmpeg.
 
     The file is checked now (missing, not media, no such stream: MediaError at the call); ffmpeg
-    starts at the first chunk. Each chunk holds `chunk_seconds` of audio, the last one less. A
+    starts at the first chunk. `progress` (see `subalign.progress`) hears the "decode" stage. Each chunk holds `chunk_seconds` of audio, the last one less. A
     failed, truncated or corrupt decode raises MediaError after the last chunk. Stopping early
     kills ffmpeg: close the iterator (`contextlib.closing`) or let an exception pass through it.
     """
@@ -352,7 +352,7 @@ def load_audio(
     path: str | os.PathLike[str],
     sample_rate: int = 16000,
     stream: int = 0,
-    progress: bool = False,
+    progress: bool | Progress | None = False,
 ) -> np.ndarray:
     """The whole audio of `path` as one float32 mono array at `sample_rate` (see iter_audio).
 
@@ -372,7 +372,7 @@ def load_audio(
 
 
 def _open(path: str | os.PathLike[str], sample_rate: int, stream: int, chunk_seconds: float,
-          progress: bool) -> tuple[MediaInfo, Iterator[np.ndarray]]:
+          progress: bool | Progress | None) -> tuple[MediaInfo, Iterator[np.ndarray]]:
     """Validate the arguments and the file, and return its info and a (not yet started) decoder."""
     if int(sample_rate) != sample_rate or sample_rate <= 0:
         raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
@@ -381,12 +381,11 @@ def _open(path: str | os.PathLike[str], sample_rate: int, stream: int, chunk_sec
     info = probe(path)
     _check_stream(info, stream)
     chunk_samples = max(1, round(chunk_seconds * sample_rate))
-    return info, _decode(info, int(stream), int(sample_rate), chunk_samples,
-                         progress_enabled(progress))
+    return info, _decode(info, int(stream), int(sample_rate), chunk_samples, progress)
 
 
 def _decode(info: MediaInfo, stream: int, sample_rate: int, chunk_samples: int,
-            show_progress: bool) -> Iterator[np.ndarray]:
+            progress: bool | Progress | None) -> Iterator[np.ndarray]:
     """Run ffmpeg to f32le on a pipe; read stdout here and stderr on a thread (no deadlock)."""
     p = info.path
     args = (
@@ -409,7 +408,7 @@ def _decode(info: MediaInfo, stream: int, sample_rate: int, chunk_samples: int,
     decoded = 0
     finished = False
     try:
-        with bar(f"decoding {p.name}", info.duration, "s", show_progress) as pbar:
+        with job_progress(progress, {"decode": 1.0}, f"decoding {p.name}") as report:
             while True:
                 buf = bytearray(chunk_samples * 4)
                 got = _read_full(proc.stdout, buf)
@@ -418,8 +417,8 @@ def _decode(info: MediaInfo, stream: int, sample_rate: int, chunk_samples: int,
                     break
                 chunk = np.frombuffer(buf, "<f4", count=got // 4).astype(np.float32, copy=False)
                 decoded += chunk.size
-                if pbar is not None:
-                    pbar.update(chunk.size / sample_rate)
+                if report is not None and info.duration:
+                    report("decode", decoded / sample_rate / info.duration)
                 yield chunk
                 if got < len(buf):
                     break

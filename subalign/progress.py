@@ -1,26 +1,81 @@
-"""Progress bars that appear only for a person watching: on a terminal, and not with --quiet."""
+"""Progress: one callback type for the library, and the one terminal bar that draws it.
+
+Library functions take ``progress``: a `Progress` callable, called as ``progress(stage, share)``
+with the share of that stage done (0 to 1), or True for a bar on stderr when stderr is a terminal,
+or False/None for nothing. A job knows its stages and how much of its time each takes
+(`weights`), so a person watching sees one bar for the whole job, with an ETA.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
-from tqdm import tqdm
+__all__ = ["JobBar", "Progress", "job_progress", "progress_enabled", "stage_progress"]
+
+#: ``progress(stage, share)``: the share (0..1) of `stage` done so far.
+Progress = Callable[[str, float], None]
 
 
 def progress_enabled(requested: bool = True) -> bool:
-    """True when bars were asked for and stderr is a terminal."""
-    return requested and sys.stderr.isatty()
+    """True when bars were asked for and stderr is a terminal (the one TTY check)."""
+    return bool(requested) and sys.stderr.isatty()
+
+
+class JobBar:
+    """One tqdm bar on stderr for a whole job: each stage counts for its weight (its usual share
+    of the job's time), so the bar moves evenly and its ETA means something."""
+
+    def __init__(self, weights: Mapping[str, float], desc: str) -> None:
+        from tqdm import tqdm
+
+        total = sum(weights.values()) or 1.0
+        self.weights = {k: v / total for k, v in weights.items()}
+        self.done: dict[str, float] = {}
+        self.bar = tqdm(total=100.0, desc=desc, unit="%", file=sys.stderr, leave=False,
+                        dynamic_ncols=True, delay=1.0,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+
+    def __call__(self, stage: str, share: float) -> None:
+        if stage not in self.weights:
+            return
+        self.done[stage] = min(1.0, max(0.0, float(share)))
+        value = 100.0 * sum(self.weights[k] * v for k, v in self.done.items())
+        self.bar.update(max(0.0, min(100.0, value) - self.bar.n))
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 @contextmanager
-def bar(desc: str, total: float | None, unit: str, enabled: bool) -> Iterator[tqdm | None]:
-    """A tqdm bar on stderr, or None when bars are off."""
-    if not enabled:
+def job_progress(progress: bool | Progress | None, weights: Mapping[str, float],
+                 desc: str) -> Iterator[Progress | None]:
+    """The callback a job reports to: the caller's own, a `JobBar` when ``progress`` is True and
+    stderr is a terminal, else None."""
+    if callable(progress):
+        yield progress
+        return
+    if not progress_enabled(bool(progress)):
         yield None
         return
-    with tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True, delay=1.0,
-              bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} {unit} [{elapsed}<{remaining}]"
-              if total else None) as b:
-        yield b
+    bar = JobBar(weights, desc)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def stage_progress(progress: Progress | None, stage: str,
+                   total: float | None) -> Callable[[float], None] | None:
+    """A callback that adds amounts (seconds, items) done of `stage` out of `total` and reports
+    the share to `progress`; None when there is nothing to report to."""
+    if progress is None or not total:
+        return None
+    done = [0.0]
+
+    def add(amount: float) -> None:
+        done[0] += amount
+        progress(stage, done[0] / total)
+
+    return add

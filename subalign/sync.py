@@ -4,13 +4,14 @@ The chain, top to bottom:
 
 1. **spoken text**: each cue's text without markup, sound descriptions, music and speaker labels
    ("<i>", "[MUSIC]", "♪ … ♪", "JOHN:"), split into words with spoken forms (`subalign.text`).
-2. **emissions** of the whole audio, with one extra *star* column of log-probability 0: a
-   wildcard that any audio can be, placed between cues and at both ends of the target sequence,
-   so that audio without subtitle text (music, untranscribed dialogue) goes to the star instead
-   of dragging the neighbouring words.
-3. **alignment in chunks**: consecutive cues are aligned together against a window of audio that
-   is wide enough for a ±60 s offset, a frame-rate stretch and a cut scene; the window of the next
-   chunk starts where the last trusted cue ended, so any length of media works in bounded memory.
+2. **emissions** of the whole audio. A *star* token that any audio can be (log-probability 0 on
+   every frame) sits between cues and at both ends of the target sequence, so that audio without
+   subtitle text (music, untranscribed dialogue) goes to the star instead of dragging the
+   neighbouring words.
+3. **alignment in runs** (the anchoring engine, `align.anchoring`): consecutive cues are aligned
+   together against a window of audio that is wide enough for a ±60 s offset, a frame-rate
+   stretch and a cut scene (`_OldTimes`); the window of the next run starts where the last found
+   cue ended, so any length of media works in bounded memory.
    A cue whose tokens score a mean probability below `min_score` is *not found* (text without
    audio, such as a scene cut from the video); it is removed and the chunk is aligned again so
    it cannot pull its neighbours. Each removed cue then gets a second chance alone between its
@@ -27,11 +28,9 @@ The chain, top to bottom:
 from __future__ import annotations
 
 import bisect
-import html
-import re
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,21 +38,19 @@ import numpy as np
 import torch
 
 from .align import forced_align_backend
-from .align.chunks import ChunkAligner, Found, Unit, align_chunk, window_cells
+from .align.anchoring import MIN_SCORE, anchor_units
+from .align.chunks import ChunkAligner, Found, Unit
 from .align.words import build_targets, min_frames
 from .errors import TranscriptError
+from .formats import Subtitles, subtitle_format_for, write_output, write_subtitles
 from .media import load_audio
-from .models import EmissionModel
-from .plugins import DEFAULT_MODEL, load_model, tokenize_words
-from .progress import bar
-from .subtitles import Subtitles
-from .text import split_words
-from .types import WordSpan
+from .models import DEFAULT_MODEL, EmissionModel, load_model, tokenize_words
+from .progress import Progress, job_progress, stage_progress
+from .text import split_words, spoken_text
+from .types import Cue, WordSpan
 
-__all__ = ["CueTiming", "SyncResult", "retime", "spoken_text", "sync_subtitles"]
+__all__ = ["CueTiming", "SyncResult", "retime", "sync_subtitles"]
 
-#: A cue is found when the mean probability of its tokens on the best path reaches this.
-MIN_SCORE = 0.25
 #: The result is trusted when at least this share of the cues with words were found.
 MIN_FOUND = 0.5
 #: How far the subtitles may be off at the start (a constant offset), in seconds.
@@ -62,8 +59,6 @@ MAX_OFFSET = 75.0
 LOOKAHEAD = 60.0
 #: The largest speed-up between the subtitles' clock and the audio's (25 / 23.976 is 1.043).
 MAX_STRETCH = 1.1
-#: Trellis cells (frames x states) per alignment call; bounds memory (1 byte each) and time.
-MAX_CELLS = 120_000_000
 #: How far (s) a boundary may move from the aligned token to the onset/fade of the sound.
 MAX_ONSET_SHIFT = 0.3
 #: Energy above the local noise floor (dB) that counts as sound, for the boundary refinement.
@@ -127,36 +122,22 @@ class SyncResult:
             "confidence": round(self.confidence, 4),
         }
 
+    def words(self) -> list[WordSpan]:
+        """The aligned words of every cue, in cue order."""
+        return [w for t in self.cues for w in t.words]
 
-# ------------------------------------------------------------------------------------------------
-# 1. What a cue says
+    def as_cues(self) -> list[Cue]:
+        """The re-timed cues as `Cue`s (their text as the subtitles have it, their words)."""
+        return [Cue(t.start, t.end, tuple(self.subtitles.cues[t.index].lines) or ("",), t.words)
+                for t in self.cues]
 
-_TAG = re.compile(r"<[^>\n]*>")
-_ASS = re.compile(r"\{\\[^}]*\}")
-_BRACKETS = re.compile(r"\[[^\]]*\]|\([^)]*\)|\{[^}]*\}|（[^）]*）|【[^】]*】")
-_MUSIC = re.compile(r"[♪♫♬♩#]")
-# "JOHN:", "- MAN 2:", "DR. SMITH:" at a line start: an all-capital speaker label.
-_SPEAKER = re.compile(r"^(\s*[-–—]?\s*)[A-Z][A-Z0-9 .'’&-]{0,30}:(?=\s|$)")
-_DASH = re.compile(r"^\s*[-–—]+\s*")
-
-
-def spoken_text(text: str) -> str:
-    """What a cue's text says out loud: tags, entities, sound descriptions ([…], (…)), music
-    lines (♪ …) and speaker labels ("JOHN:") removed, one line per original line."""
-    out = []
-    for line in text.split("\n"):
-        line = _ASS.sub(" ", line)
-        line = html.unescape(_TAG.sub("", line))
-        line = line.replace("\\N", " ").replace("\\n", " ").replace("\\h", " ")
-        if _MUSIC.search(line):
-            continue  # sung or music: not speech the model can follow
-        line = _BRACKETS.sub(" ", line)
-        line = _SPEAKER.sub(r"\1", line)
-        line = _DASH.sub("", line)
-        line = " ".join(line.split())
-        if any(ch.isalnum() for ch in line):
-            out.append(line)
-    return "\n".join(out)
+    def save(self, path: str | Path, *, inputs: Sequence[str | Path] = ()) -> Path:
+        """Write the result to `path`, atomically: a subtitle format (.srt, .vtt) writes the
+        re-timed document (in its own format only the times change); any other known extension
+        (.json, a writer plugin's) writes the cues with their words' times and scores."""
+        if subtitle_format_for(path) is not None:
+            return write_subtitles(path, self.subtitles, inputs=inputs)
+        return write_output(path, self.words(), self.as_cues(), inputs=inputs, meta=self.meta())
 
 
 # ------------------------------------------------------------------------------------------------
@@ -171,61 +152,40 @@ class _Cue(Unit):
     orig_end: float = 0.0
 
 
-def _align_all(
-    aligner: ChunkAligner,
-    cues: list[_Cue],
-    fps: float,
-    min_score: float,
-    max_cells: int,
-    progress: Callable[[int], None] | None,
-) -> dict[int, Found]:
-    """Align every cue, chunk by chunk; return where the found ones are (by cue index)."""
-    total = aligner.frames
-    found: dict[int, Found] = {}
-    i = 0
-    ws = 0  # first frame of the current window
-    anchor: tuple[float, int] | None = None  # (orig end, frame) of the last committed found cue
-    while i < len(cues):
-        # Grow the chunk while the trellis stays within budget.
-        j = i + 1
-        while True:
-            lo, hi = _window(cues, i, j, ws, anchor, fps, total)
-            if j >= len(cues) or window_cells(hi - lo, cues[i : j + 1]) > max_cells:
-                break
-            j += 1
-        lo, hi = _window(cues, i, j, ws, anchor, fps, total)
-        chunk = cues[i:j]
-        hits = align_chunk(aligner, chunk, lo, hi, min_score)
-        last_chunk = j >= len(cues)
-        # Commit the first two thirds of the chunk (all of the last one); the rest is aligned
-        # again with the next chunk, whose window starts after the last committed found cue.
-        commit = j if last_chunk else max(i + 1, i + (2 * (j - i)) // 3)
-        for c in cues[i:commit]:
-            if c.index in hits:
-                found[c.index] = hits[c.index]
-                anchor = (c.orig_end, hits[c.index].last)
-                ws = hits[c.index].last
-        if progress is not None:
-            progress(commit - i)
-        i = commit
-    return found
+class _OldTimes:
+    """The window policy of `sync`: a run of cues may be where its old times say, give or take
+    a constant offset (`MAX_OFFSET` before the first cue is found), a frame-rate stretch
+    (`MAX_STRETCH`) and a cut or added scene (`LOOKAHEAD`), counted from the last found cue."""
 
+    min_units = 1
 
-def _window(
-    cues: Sequence[_Cue], i: int, j: int, ws: int, anchor: tuple[float, int] | None, fps: float, total: int
-) -> tuple[int, int]:
-    """Frames [lo, hi) where cues[i:j] can be: from the end of the last committed cue (or the
-    start) to their predicted end, allowing for stretch and a cut or added scene."""
-    end_orig = max(c.orig_end for c in cues[i:j])
-    if anchor is None:
-        hi = (max(end_orig, 0.0) * MAX_STRETCH + MAX_OFFSET + LOOKAHEAD) * fps
-    else:
-        span = max(0.0, end_orig - anchor[0])
-        hi = anchor[1] + (span * MAX_STRETCH + LOOKAHEAD) * fps
-    need = sum(min_frames(c.targets) + 1 for c in cues[i:j]) + 1
-    hi = int(min(total, max(hi, ws + 2 * need)))
-    lo = min(ws, max(0, hi - need))
-    return lo, hi
+    def __init__(self, fps: float, total: int) -> None:
+        self.fps, self.total = fps, total
+        self.ws = 0  # first frame of the next window: where the last found cue ended
+        self.anchor: tuple[float, int] | None = None  # (old end, frame) of the last found cue
+
+    def window(self, cues: Sequence[Unit], i: int, j: int) -> tuple[int, int]:
+        """Frames [lo, hi) where cues[i:j] can be: from the end of the last found cue (or the
+        start) to their predicted end."""
+        end_orig = max(c.orig_end for c in cues[i:j])  # type: ignore[attr-defined]
+        if self.anchor is None:
+            hi = (max(end_orig, 0.0) * MAX_STRETCH + MAX_OFFSET + LOOKAHEAD) * self.fps
+        else:
+            span = max(0.0, end_orig - self.anchor[0])
+            hi = self.anchor[1] + (span * MAX_STRETCH + LOOKAHEAD) * self.fps
+        need = sum(min_frames(c.targets) + 1 for c in cues[i:j]) + 1
+        hi = int(min(self.total, max(hi, self.ws + 2 * need)))
+        return min(self.ws, max(0, hi - need)), hi
+
+    def final_window(self, cues: Sequence[Unit], i: int, j: int, max_cells: int) -> tuple[int, int]:
+        return self.window(cues, i, j)
+
+    def found(self, cue: Unit, hit: Found) -> None:
+        self.anchor = (cue.orig_end, hit.last)  # type: ignore[attr-defined]
+        self.ws = hit.last
+
+    def advanced(self, any_found: bool) -> None:
+        pass
 
 
 # ------------------------------------------------------------------------------------------------
@@ -334,6 +294,10 @@ def _interpolate(
 # The whole job
 
 
+#: Share of a sync job's time each stage takes (hama, CPU), for one progress bar with an ETA.
+STAGES = {"phonemes": 0.05, "decode": 0.03, "emissions": 0.85, "alignment": 0.07}
+
+
 def sync_subtitles(
     media: str | Path,
     subs: Subtitles,
@@ -343,27 +307,29 @@ def sync_subtitles(
     device: str = "auto",
     dtype: str = "auto",
     audio_stream: int = 0,
-    progress: bool = False,
+    progress: bool | Progress | None = False,
     **options: float,
 ) -> SyncResult:
     """Re-time `subs` to the audio of `media`: every cue keeps its text and gets new times.
 
     `model` is ``NAME[:ARG]`` (see `subalign models`), `device` and `dtype` go to models that run
-    on torch; `options` are passed to `retime` (min_score, min_found, max_cells).
+    on torch; `progress` is a `subalign.progress.Progress` callback (or True for a bar on a
+    terminal); `options` are passed to `retime` (min_score, min_found, max_cells).
     """
-    t0 = time.perf_counter()
-    acoustic = load_model(model, device, dtype)
-    cues = _spoken_cues(subs, acoustic, language, progress)
-    t1 = time.perf_counter()
-    waveform = load_audio(media, sample_rate=acoustic.sample_rate, stream=audio_stream, progress=progress)
-    duration = len(waveform) / acoustic.sample_rate
-    _check_fits(cues, duration, acoustic.frame_seconds)
-    t2 = time.perf_counter()
-    with bar("emissions", duration, "s", progress) as b:
-        emissions = acoustic.emit(waveform, progress=b.update if b is not None else None)
-    t3 = time.perf_counter()
-    result = retime(subs, waveform, emissions, acoustic, language=language, cues=cues, progress=progress,
-                    **options)
+    with job_progress(progress, STAGES, "syncing") as report:
+        t0 = time.perf_counter()
+        acoustic = load_model(model, device, dtype)
+        cues = _spoken_cues(subs, acoustic, language, report)
+        t1 = time.perf_counter()
+        waveform = load_audio(media, sample_rate=acoustic.sample_rate, stream=audio_stream,
+                              progress=report)
+        duration = len(waveform) / acoustic.sample_rate
+        _check_fits(cues, duration, acoustic.frame_seconds)
+        t2 = time.perf_counter()
+        emissions = acoustic.emit(waveform, progress=stage_progress(report, "emissions", duration))
+        t3 = time.perf_counter()
+        result = retime(subs, waveform, emissions, acoustic, language=language, cues=cues,
+                        progress=report, **options)
     result.timings.update(text=t1 - t0, decode=t2 - t1, emissions=t3 - t2, total=time.perf_counter() - t0)
     return result
 
@@ -376,17 +342,17 @@ def retime(
     *,
     language: str = "en",
     cues: list[_Cue] | None = None,
-    progress: bool = False,
+    progress: Progress | None = None,
     min_score: float = MIN_SCORE,
     min_found: float = MIN_FOUND,
-    max_cells: int = MAX_CELLS,
+    max_cells: int | None = None,
 ) -> SyncResult:
     """Re-time `subs` given the audio (`waveform` at the model's rate) and its `emissions`
     (T, C) from `acoustic`; the steps after the emissions in `sync_subtitles`."""
     t0 = time.perf_counter()
     if cues is None:
-        cues = _spoken_cues(subs, acoustic, language, False)
-    separator = getattr(acoustic, "word_boundary", None)
+        cues = _spoken_cues(subs, acoustic, language, None)
+    separator = acoustic.word_boundary
     fps = 1.0 / acoustic.frame_seconds
     duration = len(waveform) / acoustic.sample_rate
     _check_fits(cues, duration, acoustic.frame_seconds)
@@ -394,8 +360,9 @@ def retime(
     frames: dict[int, tuple[int, int]] = {}
     if cues:
         aligner = ChunkAligner(emissions, acoustic.blank, separator)
-        with bar("alignment", len(cues), "cues", progress) as b:
-            found = _align_all(aligner, cues, fps, min_score, max_cells, b.update if b is not None else None)
+        found = anchor_units(aligner, cues, _OldTimes(fps, aligner.frames), min_score=min_score,
+                             max_cells=max_cells,
+                             progress=(lambda share: progress("alignment", share)) if progress else None)
         hop = int(round(acoustic.sample_rate / fps))
         energy = _frame_energy(waveform, hop, aligner.frames)
         best = emissions.argmax(dim=1).cpu().numpy()
@@ -432,7 +399,7 @@ def retime(
         warnings=tuple(_warnings(subs, out)),
         timings={"align": time.perf_counter() - t0},
         min_found=min_found,
-        device=str(getattr(acoustic, "device", "cpu")),
+        device=str(acoustic.device),
     )
 
 
@@ -440,30 +407,30 @@ def _unit(x: float) -> float:
     return min(1.0, max(0.0, float(x)))
 
 
-def _spoken_cues(subs: Subtitles, acoustic: EmissionModel, language: str, progress: bool) -> list[_Cue]:
+def _spoken_cues(subs: Subtitles, acoustic: EmissionModel, language: str,
+                 progress: Progress | None) -> list[_Cue]:
     """The cues that have something to say, with their words' tokens and target sequences."""
-    separator = getattr(acoustic, "word_boundary", None)
+    said: list[tuple[int, list[str], list[str]]] = []  # (cue, texts, spoken forms)
+    for i, cue in enumerate(subs.cues):
+        text = spoken_text(cue.text)
+        try:
+            words = split_words(text, language=language, name=f"cue {i + 1}") if text else []
+        except TranscriptError:
+            words = []
+        said.append((i, [w.text for w in words], [w.spoken for w in words]))
+    tokens = tokenize_words(acoustic, [f for _, _, forms in said for f in forms], language,
+                            progress=(lambda share: progress("phonemes", share)) if progress else None)
     cues: list[_Cue] = []
-    with bar("phonemes", len(subs.cues), "cues", progress) as b:
-        for i, cue in enumerate(subs.cues):
-            said = spoken_text(cue.text)
-            word_tokens: list[list[int]] = []
-            texts: list[str] = []
-            if said:
-                try:
-                    words = split_words(said, language=language, name=f"cue {i + 1}")
-                except TranscriptError:
-                    words = []
-                for w in words:
-                    toks = tokenize_words(acoustic, [w.spoken], language)[0]
-                    if toks:
-                        word_tokens.append(toks)
-                        texts.append(w.text)
-            if word_tokens:
-                targets, counts = build_targets(word_tokens, separator)
-                cues.append(_Cue(i, texts, word_tokens, targets, counts, orig_start=cue.start, orig_end=cue.end))
-            if b is not None:
-                b.update(1)
+    pos = 0
+    for i, texts, forms in said:
+        pairs = [(t, tokens[pos + k]) for k, t in enumerate(texts) if tokens[pos + k]]
+        pos += len(forms)
+        if pairs:
+            word_tokens = [toks for _, toks in pairs]
+            targets, counts = build_targets(word_tokens, acoustic.word_boundary)
+            cue = subs.cues[i]
+            cues.append(_Cue(i, [t for t, _ in pairs], word_tokens, targets, counts,
+                             orig_start=cue.start, orig_end=cue.end))
     return cues
 
 

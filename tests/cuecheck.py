@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from subalign.breaks import width
-from subalign.style import DEFAULT_FPS, CueStyle
+from subalign.cues.breaks import width
+from subalign.cues.style import DEFAULT_FPS, CueStyle
 
 TOL = 0.0005  # half a millisecond: what SRT/WebVTT can hold
 

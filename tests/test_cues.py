@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from subalign.breaks import width
 from subalign.cues import HARD_PAUSE, group_cues, wrap_lines
-from subalign.rules import check_cues as check_rules
-from subalign.style import BBC, NETFLIX, PLAIN
+from subalign.cues.breaks import width
+from subalign.cues.rules import check_cues as check_rules
+from subalign.cues.style import BBC, NETFLIX, PLAIN
 from subalign.types import Cue, WordSpan
 
 LIMITS = {"max_chars": 42, "max_lines": 2, "max_duration": 7.0}

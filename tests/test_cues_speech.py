@@ -14,9 +14,9 @@ import pytest
 
 from subalign.cli import main
 from subalign.cues import group_cues
+from subalign.cues.rules import check_cues
+from subalign.cues.style import BBC, NETFLIX, PLAIN
 from subalign.media import ffmpeg_binary
-from subalign.rules import check_cues
-from subalign.style import BBC, NETFLIX, PLAIN
 from subalign.types import WordSpan
 
 NTSC_FILM = 24000 / 1001

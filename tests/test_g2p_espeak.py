@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from subalign import g2p_espeak
 from subalign.errors import ModelError
-from subalign.g2p_espeak import CORE, NEAREST, EspeakG2P, to_inventory
-from subalign.models import get_model
+from subalign.models import g2p_espeak, get_model
+from subalign.models.g2p_espeak import CORE, NEAREST, EspeakG2P, to_inventory
 
 if not g2p_espeak.available():
     pytest.skip("espeak-ng is not available (pip install 'subalign[espeak]')", allow_module_level=True)

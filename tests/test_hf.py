@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from subalign.errors import ModelError
+from subalign.models import load_model
 from subalign.models.torch_ctc import (
     VocabTokenizer,
     batched_windowed_emissions,
@@ -21,7 +22,6 @@ from subalign.models.torch_ctc import (
     resolve_device,
     resolve_dtype,
 )
-from subalign.plugins import load_model
 
 transformers = pytest.importorskip("transformers", reason="the hf route needs transformers (subalign[hf])")
 

@@ -20,6 +20,8 @@ from conftest import write_wav
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import subalign.align.anchoring as anchoring
+import subalign.align.pieces as pieces
 import subalign.longform as longform
 from subalign.media import load_audio
 from subalign.models.base import stream_emissions
@@ -106,11 +108,11 @@ def test_units_follow_sentences_and_stay_short():
     text = "One two three. Four five six seven!\n" + " ".join(f"w{i}" for i in range(60)) + ", and more."
     words = split_words(text)
     toks = [[1, 2] for _ in words]
-    units = longform.make_units(words, toks, separator=3)
+    units = pieces.make_units(words, toks, separator=3)
     held = [i for u in units for i in u.index_words]
     assert held == list(range(len(words)))
     assert [len(u.index_words) for u in units[:2]] == [3, 4]
-    assert all(len(u.index_words) <= longform.UNIT_WORDS for u in units)
+    assert all(len(u.index_words) <= pieces.UNIT_WORDS for u in units)
     assert units[2].targets[:3] == [1, 2, 3]
 
 
@@ -220,7 +222,7 @@ def _check_long(words, speech: LongSpeech, short: np.ndarray) -> None:
 
 def test_long_chain_finds_what_is_said_and_only_that(long_speech, monkeypatch):
     monkeypatch.setattr(longform, "BLOCK_SECONDS", 20.0)  # several model blocks
-    monkeypatch.setattr(longform, "MAX_CELLS", 2_000_000)  # several anchoring runs
+    monkeypatch.setattr(anchoring, "MAX_CELLS", 2_000_000)  # several anchoring runs
     result = align_media(long_speech.wav, long_speech.text, long=True)
     assert result.method == "long"
     _check_long(result.words, long_speech, _short_errors(long_speech))

@@ -61,7 +61,7 @@ def test_romanizer_uses_uroman_for_other_scripts():
 
 @pytest.mark.skipif(torchaudio is not None, reason="torchaudio imports here")
 def test_missing_torchaudio_is_a_clear_model_error():
-    from subalign.plugins import describe_model, load_model
+    from subalign.models import describe_model, load_model
 
     with pytest.raises(ModelError, match=r"subalign\[mms\]"):
         load_model("mms", "cpu", "auto")
@@ -89,7 +89,7 @@ def checkpoint(tiny_module, labels, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_mms(checkpoint):
-    from subalign.plugins import load_model
+    from subalign.models import load_model
 
     return load_model(f"mms:{checkpoint}", "cpu", "float32")
 
@@ -174,7 +174,7 @@ def test_batching_does_not_change_the_emissions(tiny_module, labels):
 
 @needs_torchaudio
 def test_bfloat16_on_cpu_runs(checkpoint):
-    from subalign.plugins import load_model
+    from subalign.models import load_model
 
     model = load_model(f"mms:{checkpoint}", "cpu", "bfloat16")
     wav = (np.random.default_rng(3).standard_normal(16000 * 3) * 0.1).astype(np.float32)
@@ -239,8 +239,8 @@ def test_cli_writes_srt_with_mms(checkpoint, tmp_path):
 
 @needs_torchaudio
 def test_bad_local_files_are_model_errors(tmp_path, labels, tiny_module):
+    from subalign.models import load_model
     from subalign.models.mms import save_checkpoint
-    from subalign.plugins import load_model
 
     (tmp_path / "garbage.pt").write_text("not a checkpoint")
     with pytest.raises(ModelError, match="neither MMS_FA's model.pt nor a checkpoint"):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from subalign.errors import ModelError
-from subalign.plugins import describe_model, list_models, load_model, parse_model_spec
+from subalign.models import describe_model, list_models, load_model, parse_model_spec
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "sonnet001.mp3"

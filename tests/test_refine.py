@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from subalign import align_media
 from subalign.align import refine as R
-from subalign.align._boundary_weights import FITTED_ON, MODEL
 from subalign.cli import main
 from subalign.models import get_model
+from subalign.models.hama_boundaries import FITTED_ON, MODEL
 
 # Held-out TIMIT speakers (not in FITTED_ON) and a handful of their utterances.
 HELD_OUT = ("dr1-mcpm0/sx114", "dr2-faem0/si1392", "dr4-falr0/sa2", "dr5-mbgt0/sx351", "dr6-fapb0/si2323")
@@ -88,20 +88,39 @@ def test_phone_classes():
 
 
 def test_refiner_only_for_the_model_it_was_fitted_for():
+    """A model ships its own boundary weights; one without them (whatever its name) gets the
+    plain Viterbi times, and so does one whose audio is not 16 kHz."""
+    from subalign.models import EmissionModel, adapt_model
+
     hama_model = get_model("hama")
     wav = np.zeros(16000, dtype=np.float32)
     em = hama_model.emit(wav)
     assert MODEL == hama_model.name
     assert R.boundary_refiner(hama_model, wav, em) is not None
 
-    class Other:
-        name = "other"
+    class Other:  # a plugin that does not derive from EmissionModel: adapted with defaults
+        name = "hama"
         sample_rate = 16000
         frame_seconds = 0.02
         vocabulary = hama_model.vocabulary
         blank = hama_model.blank
 
-    assert R.boundary_refiner(Other(), wav, em) is None
+        def tokenize(self, words):
+            return [[] for _ in words]
+
+        def emit(self, waveform, progress=None):
+            return em
+
+    other = adapt_model(Other(), "other")
+    assert isinstance(other, EmissionModel) and other.boundary_weights is None
+    assert other.word_boundary is None and other.device == "cpu"
+    assert R.boundary_refiner(other, wav, em) is None
+
+    class Resampled(Other):
+        sample_rate = 8000
+        boundary_weights = hama_model.boundary_weights
+
+    assert R.boundary_refiner(adapt_model(Resampled()), wav, em) is None
 
 
 def test_held_out_utterances_are_not_fitted_on():
@@ -172,7 +191,7 @@ def test_a_long_pause_keeps_windows_small_and_words_near_their_sounds():
     """Two words 60 s apart (music, a long silence): each side of the junction gets its own
     window of at most REACH frames past its spike, so the candidate pairs stay few and neither
     word is stretched across the pause."""
-    from subalign.align._boundary_weights import WEIGHTS
+    from subalign.models.hama_boundaries import WEIGHTS
     from subalign.types import TokenSpan
 
     sub, frames = 4, 3200

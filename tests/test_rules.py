@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from subalign.rules import Finding, check_cues
-from subalign.style import BBC, NETFLIX
+from subalign.cues.rules import Finding, check_cues
+from subalign.cues.style import BBC, NETFLIX
 from subalign.types import Cue
 
 

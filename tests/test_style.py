@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from subalign.errors import SubalignError
-from subalign.style import (
+from subalign.cli import add_style_arguments, style_from_arguments
+from subalign.cues.style import (
     BBC,
     DEFAULT_FPS,
     NETFLIX,
@@ -16,10 +16,9 @@ from subalign.style import (
     STYLES,
     CueStyle,
     CueStyleError,
-    add_style_arguments,
     get_style,
-    style_from_arguments,
 )
+from subalign.errors import SubalignError
 
 
 def test_presets_carry_the_published_numbers():

@@ -13,12 +13,8 @@ import webvtt
 from conftest import CORPUS, need
 
 from subalign.errors import OutputError, SubalignError, TranscriptError
-from subalign.subtitles import (
-    decode_subtitles,
-    parse_subtitles,
-    read_subtitles,
-    write_subtitles,
-)
+from subalign.formats import parse_subtitles, read_subtitles, write_subtitles
+from subalign.text import decode_subtitles
 
 FIXTURES = CORPUS / "subtitle_parser_fixtures"
 

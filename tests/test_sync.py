@@ -15,10 +15,11 @@ from conftest import write_wav
 
 from subalign import sync
 from subalign.cli import main
+from subalign.formats import parse_subtitles, read_subtitles
 from subalign.media import load_audio
 from subalign.models import get_model
-from subalign.subtitles import parse_subtitles, read_subtitles
-from subalign.sync import _interpolate, retime, spoken_text
+from subalign.sync import _interpolate, retime
+from subalign.text import spoken_text
 
 SR = 16_000
 # Cue starts must land within this of the human-labelled start of the cue's first word.

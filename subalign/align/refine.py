@@ -19,9 +19,11 @@ gap between two words a boundary belongs to; this module decides *where* in that
   it, and the classes of the phonemes on both sides (a quiet gap before a stop is usually its
   closure, not a pause).
 
-The scorers' weights are data (`_boundary_weights.py`), fitted by `bench/fit_boundaries.py` as a
+The scorers' weights are data that a model ships (`EmissionModel.boundary_weights`; hama's are
+`models/hama_boundaries.py`), fitted by `bench/fit_boundaries.py` as a
 conditional logit over the candidates, on human word labels the weights file names. They belong
-to one acoustic model (its emissions' timing), so other models keep the plain Viterbi times.
+to one acoustic model (its emissions' timing), so models without weights keep the plain Viterbi
+times.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..models.base import EmissionModel
 from ..types import TokenSpan
 from .words import Refiner
 
@@ -352,7 +355,7 @@ def _mlp(x: np.ndarray, p: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 def load_weights(raw: Mapping) -> dict:
-    """Weights as numpy arrays from the plain lists in `_boundary_weights`."""
+    """Weights as numpy arrays from the plain lists a model ships."""
     return {
         "end": {k: np.asarray(v, dtype=np.float64) for k, v in raw["end"].items()},
         "start": {k: np.asarray(v, dtype=np.float64) for k, v in raw["start"].items()},
@@ -430,34 +433,35 @@ def refine_words(
     return [(picks[i][1] * GRID_SECONDS, picks[i + 1][0] * GRID_SECONDS) for i in range(len(words))]
 
 
-_LOADED: dict | None = None
+_LOADED: dict[int, dict] = {}
 
 
-def _weights() -> tuple[str, dict]:
-    global _LOADED
-    from ._boundary_weights import MODEL, WEIGHTS
-
-    if _LOADED is None:
-        _LOADED = load_weights(WEIGHTS)
-    return MODEL, _LOADED
-
-
-def refinable(model: object) -> bool:
-    """Whether fitted boundary weights exist for `model` (by name and sample rate)."""
-    name, _ = _weights()
-    return getattr(model, "name", None) == name and getattr(model, "sample_rate", None) == SAMPLE_RATE
-
-
-def boundary_refiner(model: object, waveform: np.ndarray, emissions: object) -> Refiner | None:
-    """A `refine` step for `align_words` when fitted weights exist for `model` (by name), else
-    None: the weights describe one model's emission timing and would misplace another's."""
-    if not refinable(model):
+def _weights(model: EmissionModel) -> dict | None:
+    """The model's boundary weights as arrays (converted once per weights object), or None."""
+    raw = model.boundary_weights
+    if raw is None or model.sample_rate != SAMPLE_RATE:
         return None
-    _, weights = _weights()
-    frame_seconds = float(model.frame_seconds)  # type: ignore[attr-defined]
-    vocabulary = list(model.vocabulary)  # type: ignore[attr-defined]
-    blank = int(model.blank)  # type: ignore[attr-defined]
-    wb = getattr(model, "word_boundary", None)
+    key = id(raw)
+    if key not in _LOADED:
+        _LOADED[key] = load_weights(raw)
+    return _LOADED[key]
+
+
+def refinable(model: EmissionModel) -> bool:
+    """Whether `model` ships boundary weights (`EmissionModel.boundary_weights`) for 16 kHz audio."""
+    return _weights(model) is not None
+
+
+def boundary_refiner(model: EmissionModel, waveform: np.ndarray, emissions: object) -> Refiner | None:
+    """A `refine` step for `align_words` when `model` ships fitted weights, else None: the
+    weights describe one model's emission timing and would misplace another's."""
+    weights = _weights(model)
+    if weights is None:
+        return None
+    frame_seconds = float(model.frame_seconds)
+    vocabulary = list(model.vocabulary)
+    blank = int(model.blank)
+    wb = model.word_boundary
     log_probs = np.asarray(emissions.detach().cpu().numpy() if hasattr(emissions, "detach") else emissions,
                            dtype=np.float64)
 

@@ -1,49 +1,199 @@
-"""Output formats: pick a writer from the file extension, render, and write the file atomically.
+"""Subtitle and output formats: one table, one module per format, and the verbs that read and
+write files.
 
-Each format is a small ``Writer`` (its extension and a pure ``render``) registered in ``WRITERS``;
-``write_output`` is the one verb callers need, and ``check_output_path`` lets the CLI reject a bad
-destination before any expensive work.
+* `document` — the subtitle document model (`Subtitles`, `SubtitleCue`) every format reads into
+  and writes from, losslessly in its own format;
+* `srt`, `vtt` — SubRip and WebVTT: read, write back, render fresh cues; `jsonfile` — the JSON of
+  words, cues and how they were made;
+* this module — `FORMATS` (the table), `read_subtitles` / `parse_subtitles`, `write_subtitles`,
+  `write_output` (words + cues), and `write_text`: every file is written atomically.
+
+Writer plugins (entry point group `subalign.writers`) add output formats to `WRITERS`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from subalign.errors import OutputError
-from subalign.formats.base import Writer
-from subalign.formats.jsonfile import JsonWriter
-from subalign.formats.srt import SrtWriter
-from subalign.formats.vtt import VttWriter
-from subalign.types import Cue, WordSpan
+from ..errors import OutputError, TranscriptError
+from ..plugins import WRITER_GROUP, distribution, entry_points_of
+from ..text.read import decode_subtitles, read_bytes
+from ..types import Cue, WordSpan
+from .base import Writer
+from .document import SubtitleCue, SubtitleFormat, Subtitles
+from .jsonfile import JsonWriter
+from .srt import SRT, SrtWriter
+from .vtt import VTT, VttWriter
+
+log = logging.getLogger(__name__)
 
 __all__ = [
+    "FORMATS",
     "WRITERS",
+    "Format",
+    "SubtitleCue",
+    "Subtitles",
     "Writer",
     "check_output_path",
+    "format_for",
+    "parse_subtitles",
+    "read_subtitles",
+    "subtitle_format",
+    "subtitle_format_for",
     "supported_extensions",
     "write_output",
+    "write_subtitles",
     "write_text",
 ]
 
-#: Writers by lower-case extension (with the dot); `subalign.writers` plugins add to this table.
-WRITERS: dict[str, Writer] = {w.extension: w for w in (SrtWriter(), VttWriter(), JsonWriter())}
+
+@dataclass(frozen=True)
+class Format:
+    """One row of the format table: its name, file extensions (the first is the usual one), the
+    writer of aligned words and cues, and — for subtitle formats — the module object that reads
+    and writes documents."""
+
+    name: str
+    extensions: tuple[str, ...]
+    writer: Writer
+    subtitles: SubtitleFormat | None = None
+
+
+#: The built-in formats.
+FORMATS: tuple[Format, ...] = (
+    Format("srt", SRT.extensions, SrtWriter(), SRT),
+    Format("vtt", VTT.extensions, VttWriter(), VTT),
+    Format("json", (".json",), JsonWriter()),
+)
+
+#: Writers by lower-case extension (with the dot): the table's, then `subalign.writers` plugins.
+WRITERS: dict[str, Writer] = {ext: f.writer for f in FORMATS for ext in f.extensions[:1]}
 _plugins_loaded = False
+
+# What a file that is not SRT or WebVTT probably is, by extension, for the error message.
+_OTHER_FORMATS = {
+    ".ass": "an ASS file", ".ssa": "an SSA file", ".ttml": "a TTML file", ".dfxp": "a DFXP file",
+    ".xml": "an XML file", ".sbv": "an SBV file", ".smi": "a SAMI file", ".sami": "a SAMI file",
+    ".scc": "an SCC file", ".stl": "an EBU STL file", ".sub": "a MicroDVD or SubViewer file",
+    ".ytt": "a YouTube timed-text file", ".json": "a JSON file", ".txt": "a plain text file",
+    ".tmp": "a TMPlayer file", ".mpl": "an MPL2 file",
+}  # fmt: skip
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def subtitle_format(name: str) -> SubtitleFormat:
+    """The subtitle format named `name` ("srt", "vtt")."""
+    for f in FORMATS:
+        if f.subtitles is not None and f.name == name:
+            return f.subtitles
+    raise ValueError(f"unknown subtitle format {name!r}")
+
+
+def format_for(path: str | Path) -> Format | None:
+    """The table's row for a path's extension (case-insensitive), else None."""
+    suffix = Path(path).suffix.lower()
+    return next((f for f in FORMATS if suffix in f.extensions), None)
+
+
+def subtitle_format_for(path: str | Path) -> str | None:
+    """"srt" or "vtt" from a path's extension (case-insensitive), else None."""
+    row = format_for(path)
+    return row.name if row is not None and row.subtitles is not None else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading
+
+
+def read_subtitles(path: str | Path, encoding: str | None = None) -> Subtitles:
+    """Read a subtitle file; the content decides the format ("WEBVTT" first), then the
+    extension. Raises TranscriptError naming the file (and line) when it cannot be read."""
+    data, name = read_bytes(path, "subtitles", "give an .srt or .vtt file")
+    return parse_subtitles(data, name=name, format=subtitle_format_for(path), encoding=encoding)
+
+
+def parse_subtitles(
+    data: bytes | str, name: str = "<subtitles>", format: str | None = None, encoding: str | None = None
+) -> Subtitles:
+    """Parse a subtitle file from bytes or text. `format` is a hint ("srt"/"vtt"); what the file
+    holds decides (a file that starts with "WEBVTT" is always read as WebVTT)."""
+    if isinstance(data, bytes):
+        if not data.strip(b" \t\r\n\x00"):
+            raise TranscriptError(f"{name} is empty; there are no cues to re-time")
+        text, enc, bom = decode_subtitles(data, name, encoding)
+    else:
+        text, enc, bom = data, "utf-8", False
+    if text.startswith("\ufeff"):
+        text, bom = text[1:], True
+    if "\x00" in text:
+        raise TranscriptError(
+            f"{name} looks binary (it holds NUL characters); give an SRT or WebVTT text file"
+        )
+    lines = _LINE_BREAK.split(text)
+    final_newline = bool(lines) and lines[-1] == ""
+    if final_newline:
+        lines.pop()
+    match = _LINE_BREAK.search(text)
+    newline = match.group(0) if match else "\n"
+    fmt = _detect(lines, name, format)
+    if not any(line.strip() for line in lines):
+        raise TranscriptError(f"{name} is empty; there are no cues to re-time")
+    cues, timing_lines = fmt.parse(lines, name)
+    if not cues:
+        raise TranscriptError(f"{name} has no cues (no 'start --> end' timing lines)")
+    return Subtitles(format=fmt.name, cues=tuple(cues), source_lines=tuple(lines),
+                     timing_lines=tuple(timing_lines), name=name, encoding=enc, bom=bom,
+                     newline=newline, final_newline=final_newline)
+
+
+def _detect(lines: list[str], name: str, hint: str | None) -> SubtitleFormat:
+    """The format of a file from its first lines, then the hint its extension gives."""
+    if VTT.sniff(lines):
+        return VTT
+    first = lines[0] if lines else ""
+    if hint == "vtt":
+        from .srt import show
+
+        raise TranscriptError(f"{name} line 1: a WebVTT file must start with 'WEBVTT', found {show(first)}")
+    if hint == "srt" or SRT.sniff(lines):
+        return SRT
+    kind = _OTHER_FORMATS.get(Path(name).suffix.lower())
+    what = f"looks like {kind}" if kind else "is not an SRT or WebVTT file"
+    raise TranscriptError(
+        f"{name} {what} (no 'start --> end' timing lines near the top); subalign reads "
+        "SubRip (.srt) and WebVTT (.vtt): convert it first, e.g. with ffmpeg -i IN OUT.srt"
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Writing
 
 
 def _load_writer_plugins() -> None:
     """Add the installed `subalign.writers` entry points (once; built-in formats win)."""
     global _plugins_loaded
-    if not _plugins_loaded:
-        from subalign.plugins import writer_plugins
-
-        for ext, writer in writer_plugins().items():
-            WRITERS.setdefault(ext, writer)
-        _plugins_loaded = True
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for ep in entry_points_of(WRITER_GROUP):
+        try:
+            obj = ep.load()
+            writer = obj() if isinstance(obj, type) else obj
+            ext = str(writer.extension).lower()
+            if not callable(getattr(writer, "render", None)):
+                raise TypeError("it has no render() method")
+        except Exception as exc:  # one broken plugin must not stop the built-in formats
+            log.warning("writer plugin %r (%s) skipped: %s", ep.name, distribution(ep), exc)
+            continue
+        WRITERS.setdefault(ext if ext.startswith(".") else "." + ext, writer)
 
 
 def supported_extensions() -> list[str]:
@@ -55,7 +205,8 @@ def supported_extensions() -> list[str]:
 def _writer_for(path: Path) -> Writer:
     """The writer registered for the path's extension (case-insensitive), or an OutputError."""
     _load_writer_plugins()
-    writer = WRITERS.get(path.suffix.lower())
+    row = format_for(path)
+    writer = WRITERS.get(path.suffix.lower()) or (row.writer if row is not None else None)
     if writer is None:
         what = f"extension {path.suffix!r}" if path.suffix else "no extension"
         raise OutputError(
@@ -153,3 +304,18 @@ def write_text(path: str | Path, text: str, *, inputs: Sequence[str | Path] = ()
             with contextlib.suppress(OSError):
                 os.unlink(temp)
     return dest
+
+
+def write_subtitles(path: str | Path, subs: Subtitles, *, inputs: Sequence[str | Path] = ()) -> Path:
+    """Write `subs` to `path` (.srt or .vtt, by extension) as UTF-8, atomically.
+
+    In the document's own format everything but the cue times is kept, including its line
+    endings and a byte-order mark if it had one; another format is rendered afresh.
+    """
+    fmt = subtitle_format_for(path)
+    if fmt is None:
+        raise OutputError(f"cannot write subtitles to '{path}': use an .srt or .vtt file name")
+    text = subs.render(fmt)
+    if subs.bom and fmt == subs.format:
+        text = "\ufeff" + text
+    return write_text(path, text, inputs=inputs)

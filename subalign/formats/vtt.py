@@ -1,22 +1,140 @@
-"""WebVTT (.vtt) output, rendered with webvtt-py."""
+"""WebVTT (.vtt): read losslessly, write the timing lines back, render fresh cues.
+
+Reading follows the specification's block rules: a header after "WEBVTT", then blocks separated
+by empty lines; a line with "-->" ends the block before it. Blocks are cues ([id] / timing /
+payload), NOTE, STYLE or REGION; anything else is an error naming the file and line.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import webvtt
+from ..errors import TranscriptError
+from ..text.markup import escape
+from ..types import Cue, WordSpan
+from .base import format_clock
+from .document import FreshCue, Markup, SubtitleCue, Subtitles, common_markup
+from .srt import seconds, show, timing_text
 
-from subalign.formats.base import cue_lines, cue_times_ms, format_clock
-from subalign.types import Cue, WordSpan
+__all__ = ["VTT", "VttFormat", "VttWriter", "escape_cue_text"]
+
+# Timestamps as the specification writes them: [hh:]mm:ss.ttt with mm, ss < 60.
+_TIME = r"(?:(\d{2,}):)?(\d{2}):(\d{2})\.(\d{3})"
+TIMING = re.compile(rf"^{_TIME}[ \t]*-->[ \t]*{_TIME}(?P<tail>(?:\D.*)?)$")
+SIGNATURE = re.compile(r"^WEBVTT(?:[ \t].*)?$")
+
+#: Plain text as WebVTT cue text (&, < and > escaped, so "-->" cannot end the cue).
+escape_cue_text = escape
 
 
-def escape_cue_text(line: str) -> str:
-    """Escape &, < and > so WebVTT players show them as text rather than as tags or entities.
+class VttFormat:
+    """WebVTT cues, NOTE, STYLE and REGION blocks after a "WEBVTT" header."""
 
-    This also turns a literal "-->" into "--&gt;", which would otherwise end the cue.
-    """
-    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    name = "vtt"
+    extensions = (".vtt", ".webvtt")
+
+    def sniff(self, lines: Sequence[str]) -> bool:
+        return bool(lines) and lines[0].startswith("WEBVTT")
+
+    def parse(self, lines: list[str], name: str) -> tuple[list[SubtitleCue], list[int]]:
+        if not SIGNATURE.match(lines[0]):
+            raise TranscriptError(
+                f"{name} line 1: a WebVTT file must start with 'WEBVTT' followed by a space, a tab or "
+                f"the end of the line, found {show(lines[0])}"
+            )
+        cues: list[SubtitleCue] = []
+        timing_lines: list[int] = []
+        for n, (first, block) in enumerate(_blocks(lines)):
+            if n == 0:
+                continue  # the header: signature and metadata lines, kept as they are
+            head = block[0]
+            arrow = next((j for j, line in enumerate(block[:2]) if "-->" in line), None)
+            if arrow is None:
+                if re.match(r"^NOTE(?:[ \t]|$)", head):
+                    continue
+                if head.rstrip(" \t") in ("STYLE", "REGION"):
+                    if cues:
+                        raise TranscriptError(
+                            f"{name} line {first + 1}: a {head.strip()} block must come before the first cue"
+                        )
+                    continue
+                raise TranscriptError(
+                    f"{name} line {first + 1}: expected a cue timing ('00:00:01.000 --> 00:00:02.000'), "
+                    f"a NOTE, STYLE or REGION block, found {show(head)}"
+                )
+            at = first + arrow
+            m = TIMING.match(block[arrow])
+            if m is None:
+                raise TranscriptError(
+                    f"{name} line {at + 1}: cannot read the cue timing {show(block[arrow])}; expected "
+                    "[HH:]MM:SS.mmm --> [HH:]MM:SS.mmm"
+                )
+            if any(int(m.group(k)) >= 60 for k in (2, 3, 6, 7)):
+                raise TranscriptError(
+                    f"{name} line {at + 1}: minutes and seconds must be below 60 in {show(block[arrow])}"
+                )
+            cues.append(SubtitleCue(
+                start=seconds(m.group(1), m.group(2), m.group(3), m.group(4)),
+                end=seconds(m.group(5), m.group(6), m.group(7), m.group(8)),
+                text="\n".join(block[arrow + 1 :]),
+                identifier=block[0] if arrow == 1 else "",
+                settings=m.group("tail").strip(" \t"),
+                line=at + 1,
+            ))
+            timing_lines.append(at)
+        return cues, timing_lines
+
+    def timing_line(self, cue: SubtitleCue) -> str:
+        timing = timing_text(cue, ".")
+        return f"{timing} {cue.settings}" if cue.settings else timing
+
+    def render(self, cues: Sequence[FreshCue]) -> str:
+        """The header, then each cue (with its identifier when it has one) after a blank line."""
+        blocks = ["WEBVTT"]
+        for c in cues:
+            ident = [c.identifier] if c.identifier and "-->" not in c.identifier else []
+            timing = f"{format_clock(c.start_ms, '.')} --> {format_clock(c.end_ms, '.')}"
+            blocks.append("\n".join([*ident, timing, *c.lines]))
+        return "\n\n".join(blocks) + "\n"
+
+    def text_lines(self, text: str) -> list[Markup]:
+        return common_markup(text, entities=True)
+
+    def from_markup(self, line: Markup) -> str:
+        return "".join(piece if is_tag else escape(piece) for is_tag, piece in line)
+
+    def from_plain(self, line: str) -> str:
+        return escape(line)
+
+
+def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
+    """Split into (first line index, lines) blocks: empty lines separate blocks, and a line with
+    "-->" that cannot be the current block's timing line (its first or second line) starts a new
+    block. Only truly empty lines count; a line of spaces belongs to its block."""
+    blocks: list[tuple[int, list[str]]] = []
+    current: list[str] = []
+    start = 0
+    header = True
+    for i, line in enumerate(lines):
+        if not line:
+            if current:
+                blocks.append((start, current))
+                current, header = [], False
+            continue
+        if current and "-->" in line and (header or len(current) > 1 or "-->" in current[0]):
+            blocks.append((start, current))
+            current, header = [], False
+        if not current:
+            start = i
+        current.append(line)
+    if current:
+        blocks.append((start, current))
+    return blocks
+
+
+VTT = VttFormat()
 
 
 class VttWriter:
@@ -24,19 +142,6 @@ class VttWriter:
 
     extension = ".vtt"
 
-    def render(
-        self, words: Sequence[WordSpan], cues: Sequence[Cue], meta: Mapping[str, Any]
-    ) -> str:
+    def render(self, words: Sequence[WordSpan], cues: Sequence[Cue], meta: Mapping[str, Any]) -> str:
         """Render the cues that have text as one WebVTT document."""
-        shown = [(cue, lines) for cue in cues if (lines := cue_lines(cue))]
-        times = cue_times_ms([cue for cue, _ in shown])
-        document = webvtt.WebVTT()
-        for (_, lines), (start, end) in zip(shown, times, strict=True):
-            document.captions.append(
-                webvtt.Caption(
-                    start=format_clock(start, "."),
-                    end=format_clock(end, "."),
-                    text=[escape_cue_text(line) for line in lines],
-                )
-            )
-        return document.content
+        return Subtitles.from_cues(cues, "vtt").render("vtt")

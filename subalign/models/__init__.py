@@ -1,21 +1,23 @@
-"""Acoustic model plugins: built-in models and those registered under `subalign.models`.
+"""The model stage: acoustic models (built-in and plugins) that turn text into tokens and audio
+into CTC emissions.
 
-The registry itself lives in `subalign.plugins`; this module keeps the model-facing names.
+* `base` — the `EmissionModel` contract with its defaults, the one tokenizing helper, and the
+  windowing and streaming every model shares;
+* `registry` — names → models (`load_model`, `subalign models`);
+* `hama` (embedded, default) with `g2p_espeak` for more languages, `hf` and `mms` on torch
+  (`torch_ctc` holds what they share).
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable
-
-from ..plugins import DEFAULT_MODEL, describe_model, list_models, load_model, model_registry
-from .base import EmissionModel
-
-
-def available_models() -> dict[str, Callable[..., EmissionModel]]:
-    """Model factories by name: the built-in ones, then installed entry points."""
-    from ..plugins import _factory
-
-    return {name: (lambda name=name: _factory(name)()) for name in model_registry()}
+from .base import EmissionModel, adapt_model, tokenize_words
+from .registry import (
+    DEFAULT_MODEL,
+    ModelInfo,
+    describe_model,
+    list_models,
+    load_model,
+    model_registry,
+    parse_model_spec,
+)
 
 
 def get_model(name: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto") -> EmissionModel:
@@ -26,8 +28,13 @@ def get_model(name: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "aut
 __all__ = [
     "DEFAULT_MODEL",
     "EmissionModel",
-    "available_models",
+    "ModelInfo",
+    "adapt_model",
     "describe_model",
     "get_model",
     "list_models",
+    "load_model",
+    "model_registry",
+    "parse_model_spec",
+    "tokenize_words",
 ]

@@ -8,31 +8,117 @@ frame sequence is complete, in order and without duplicates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import inspect
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 import torch
 
+from ..errors import ModelError
 
-@runtime_checkable
-class EmissionModel(Protocol):
-    """What the pipeline needs from an acoustic model."""
 
-    name: str
+class EmissionModel:
+    """The contract of an acoustic model, with defaults for its optional parts.
+
+    Required: `name`, `sample_rate`, `frame_seconds` (seconds per output frame, a whole number of
+    samples), `vocabulary` (token strings, by id), `blank` (the CTC blank id), `tokenize` and
+    `emit`. Optional, with these defaults: `word_boundary` (a token the model emits between words,
+    None), `device` ("cpu"), `boundary_weights` (fitted weights for the word-boundary refinement
+    of `subalign.align.refine`, which describe one model's emission timing; None: plain Viterbi
+    times), `languages` and `license` (for `subalign models`).
+
+    Built-in models derive from this class; a plugin may, or may be any object with the required
+    attributes: `load_model` then wraps it (`adapt_model`) so the rest of subalign can rely on
+    every attribute above.
+    """
+
+    name: str = "model"
     sample_rate: int
     frame_seconds: float
     vocabulary: Sequence[str]
     blank: int
+    word_boundary: int | None = None
+    device: object = "cpu"
+    boundary_weights: Mapping[str, Any] | None = None
+    languages: Sequence[str] | str = ()
+    license: str = "?"
 
-    def tokenize(self, words: Sequence[str]) -> list[list[int]]:
+    def tokenize(self, words: Sequence[str], language: str | None = None) -> list[list[int]]:
         """Token ids for each word's spoken form (an empty list when nothing is pronounceable)."""
-        ...
+        raise NotImplementedError
 
     def emit(self, waveform: np.ndarray, progress: Callable[[float], None] | None = None) -> torch.Tensor:
-        """CTC log-probabilities (T, C) for a float32 mono waveform at `sample_rate`."""
-        ...
+        """CTC log-probabilities (T, C), T = len(waveform) // hop + 1, for a float32 mono
+        waveform at `sample_rate`; `progress` gets seconds of audio as they are done."""
+        raise NotImplementedError
+
+
+#: What every model must have (the rest has defaults in `EmissionModel`).
+REQUIRED = ("sample_rate", "frame_seconds", "vocabulary", "blank", "tokenize", "emit")
+_OPTIONAL = ("name", "word_boundary", "device", "boundary_weights", "languages", "license")
+
+
+class _PluginModel(EmissionModel):
+    """A plugin object that does not derive from `EmissionModel`, with the defaults filled in."""
+
+    def __init__(self, model: Any, name: str) -> None:
+        self.wrapped = model
+        for attr in _OPTIONAL:
+            setattr(self, attr, getattr(model, attr, getattr(EmissionModel, attr)))
+        if not getattr(model, "name", None):
+            self.name = name
+        self.sample_rate = model.sample_rate
+        self.frame_seconds = model.frame_seconds
+        self.vocabulary = model.vocabulary
+        self.blank = model.blank
+        self._language = accepts(model.tokenize, "language")
+
+    def tokenize(self, words: Sequence[str], language: str | None = None) -> list[list[int]]:
+        if self._language and language is not None:
+            return self.wrapped.tokenize(words, language=language)
+        return self.wrapped.tokenize(words)
+
+    def emit(self, waveform: np.ndarray, progress: Callable[[float], None] | None = None) -> torch.Tensor:
+        return self.wrapped.emit(waveform, progress=progress)
+
+    def __getattr__(self, attr: str) -> Any:  # anything else the plugin offers
+        return getattr(self.__dict__["wrapped"], attr)
+
+
+def adapt_model(model: Any, name: str = "model") -> EmissionModel:
+    """`model` as an `EmissionModel`: itself when it derives from it, else wrapped with the
+    defaults; a ModelError names the first required attribute it lacks."""
+    for attr in REQUIRED:
+        if not hasattr(model, attr):
+            raise ModelError(f"model plugin {name!r} returned an object without {attr!r}")
+    return model if isinstance(model, EmissionModel) else _PluginModel(model, name)
+
+
+def accepts(func: Callable, param: str) -> bool:
+    """Whether `func` takes a keyword argument `param` (or **kwargs)."""
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return True
+    return param in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def tokenize_words(model: EmissionModel, spoken: Sequence[str], language: str | None = None,
+                   progress: Callable[[float], None] | None = None) -> list[list[int]]:
+    """Token ids for each spoken form, the one way every job tokenizes its text: each distinct
+    form is tokenized once, in batches (`progress` gets the share done)."""
+    distinct = list(dict.fromkeys(spoken))
+    ids: dict[str, list[int]] = {}
+    step = 256
+    for k in range(0, len(distinct), step):
+        batch = distinct[k : k + step]
+        for form, toks in zip(batch, model.tokenize(batch, language), strict=True):
+            ids[form] = list(toks)
+        if progress is not None:
+            progress(min(1.0, (k + step) / len(distinct)))
+    return [list(ids[form]) for form in spoken]
 
 
 @dataclass(frozen=True)

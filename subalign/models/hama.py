@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import ModelError
-from .base import windowed_emissions
+from .base import EmissionModel, windowed_emissions
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ HOP = 320  # samples per output frame
 MAX_FRAMES = 1500  # the recogniser's hard limit per call (30 s); longer input is silently cut
 
 
-class HamaModel:
+class HamaModel(EmissionModel):
     """hama phoneme CTC emissions + G2P tokenisation (English and Korean; other languages
     through espeak-ng, mapped into hama's phonemes)."""
 
@@ -33,11 +33,19 @@ class HamaModel:
     frame_seconds = HOP / SAMPLE_RATE
     languages = ("en", "ko")
     license = "Apache-2.0 (weights ship inside the hama wheel)"
+    device = "cpu"
+
+    @property
+    def boundary_weights(self) -> dict:
+        """The word-boundary scorers fitted on this model's emissions (`hama_boundaries.py`)."""
+        from .hama_boundaries import WEIGHTS
+
+        return WEIGHTS
 
     @classmethod
     def describe(cls, arg: str | None = None) -> dict:
         """Listing data (no model is loaded)."""
-        from .. import g2p_espeak
+        from . import g2p_espeak
 
         more = ("+ ~100 more via espeak-ng" if g2p_espeak.available()
                 else "(more with subalign[espeak])")
@@ -56,7 +64,7 @@ class HamaModel:
         if arg:
             raise ModelError(f"the hama model takes no argument (got {arg!r}); use --model hama")
         if (device or "auto").lower() not in ("auto", "cpu"):
-            raise ModelError("the embedded hama model runs on the CPU only (onnxruntime); use --device cpu or auto")
+            raise ModelError("the embedded hama model runs on the CPU only; use --device cpu or auto")
         try:
             import hama
         except ImportError as exc:  # pragma: no cover - hama is a hard dependency
@@ -87,7 +95,7 @@ class HamaModel:
         return [self._tokenize_espeak(w, language or base) for w in words]
 
     def _tokenize_espeak(self, spoken: str, language: str) -> list[int]:
-        from ..g2p_espeak import EspeakG2P, to_inventory
+        from .g2p_espeak import EspeakG2P, to_inventory
 
         if language not in self._espeak:
             self._espeak[language] = (EspeakG2P(language), {})

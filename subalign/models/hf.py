@@ -13,21 +13,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..errors import ModelError
-from .torch_ctc import (
-    VocabTokenizer,
-    batched_windowed_emissions,
-    conv_geometry,
-    resolve_device,
-    resolve_dtype,
-)
+from .torch_ctc import TorchCTCModel, VocabTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +78,7 @@ def cached_ctc_models() -> list[str]:
     return found
 
 
-class HFModel:
+class HFModel(TorchCTCModel):
     """A Hugging Face CTC model (wav2vec2, HuBERT, WavLM, MMS…) with its own vocabulary."""
 
     name = "hf"
@@ -139,8 +132,7 @@ class HFModel:
                 "e.g. hf:facebook/wav2vec2-base-960h"
             )
         transformers = _import_transformers()
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
+        self._setup_device(device, dtype)
         self.name = f"hf:{model}"
         source, local_only = self._locate(model)
         net, tokenizer, extractor = self._load(transformers, model, source, local_only)
@@ -155,8 +147,7 @@ class HFModel:
         """Wrap an already built transformers CTC model, tokenizer and feature extractor (e.g. a
         randomly initialised one in a benchmark) without saving it to disk."""
         self = cls.__new__(cls)
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
+        self._setup_device(device, dtype)
         self.name = name
         self._setup(net, tokenizer, extractor, name, batch_size, window_seconds, context_seconds)
         return self
@@ -184,13 +175,9 @@ class HFModel:
         strides = getattr(config, "conv_stride", None)
         if not kernels or not strides:
             raise ModelError(f"{model}: its config has no conv_kernel/conv_stride, so its frame rate is unknown")
-        self._field, self._hop = conv_geometry(kernels, strides)
         self.sample_rate: int = int(getattr(extractor, "sampling_rate", 16000) or 16000)
-        self.frame_seconds: float = self._hop / self.sample_rate
         self._normalize = bool(getattr(extractor, "do_normalize", True))
-        self._window = int(window_seconds * self.sample_rate) // self._hop * self._hop
-        self._context = int(context_seconds * self.sample_rate) // self._hop * self._hop
-        self._batch = batch_size or (8 if self.device.type == "cuda" else 1)
+        self._setup_frames(kernels, strides, window_seconds, context_seconds, batch_size)
         self._net = net.to(device=self.device, dtype=self.dtype).eval()
 
     # -- loading ----------------------------------------------------------------------------------
@@ -235,27 +222,13 @@ class HFModel:
         return net, tokenizer, extractor
 
     # -- text -> tokens -----------------------------------------------------------------------------
-    def tokenize(self, words: Sequence[str]) -> list[list[int]]:
-        """Vocabulary ids for each word (characters or word pieces, delimiter inside multi-word forms)."""
+    def tokenize(self, words: Sequence[str], language: str | None = None) -> list[list[int]]:
+        """Vocabulary ids for each word (characters or word pieces, delimiter inside multi-word
+        forms); the model's own vocabulary decides, so `language` is not used."""
         return self._tokenizer(words)
 
     # -- audio -> log-probs -------------------------------------------------------------------------
-    def num_frames(self, num_samples: int) -> int:
-        """Frames `emit` returns for `num_samples` samples."""
-        return num_samples // self._hop + 1
-
     @torch.inference_mode()
     def _run(self, batch: torch.Tensor) -> torch.Tensor:
         logits = self._net(batch.to(device=self.device, dtype=self.dtype)).logits
         return torch.log_softmax(logits.float(), dim=-1)
-
-    def emit(self, waveform: np.ndarray, progress: Callable[[float], None] | None = None) -> torch.Tensor:
-        """Log-probabilities (T, C), T = len // hop + 1, computed in overlapping batched windows."""
-        wav = np.asarray(waveform, dtype=np.float32)
-        if wav.ndim != 1:
-            raise ModelError("the waveform must be mono (one dimension)")
-        return batched_windowed_emissions(
-            self._run, wav, hop=self._hop, receptive_field=self._field, window=self._window,
-            context=self._context, batch_size=self._batch, normalize=self._normalize,
-            progress=(lambda n: progress(n / self.sample_rate)) if progress else None,
-        )

@@ -21,21 +21,14 @@ import logging
 import os
 import pickle
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..errors import ModelError
-from .torch_ctc import (
-    VocabTokenizer,
-    batched_windowed_emissions,
-    conv_geometry,
-    resolve_device,
-    resolve_dtype,
-)
+from .torch_ctc import TorchCTCModel, VocabTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +118,7 @@ def _latin(ch: str) -> bool:
     return "a" <= base.lower() <= "z"
 
 
-class MMSModel:
+class MMSModel(TorchCTCModel):
     """torchaudio MMS_FA: 1,130 languages via uroman, star token, CPU or CUDA."""
 
     name = "mms"
@@ -176,8 +169,7 @@ class MMSModel:
         `module` and `labels` replace the pretrained network and its labels (blank first, no star)
         with any torchaudio Wav2Vec2Model, e.g. a small randomly initialised one in tests.
         """
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
+        self._setup_device(device, dtype)
         if module is None:
             torchaudio = import_torchaudio()
             bundle = torchaudio.pipelines.MMS_FA
@@ -209,11 +201,7 @@ class MMSModel:
             strides = [int(layer.conv.stride[0]) for layer in convs]
         else:  # wav2vec2's standard front end
             kernels, strides = [10, 3, 3, 3, 3, 2, 2], [5, 2, 2, 2, 2, 2, 2]
-        self._field, self._hop = conv_geometry(kernels, strides)
-        self.frame_seconds = self._hop / self.sample_rate
-        self._window = int(window_seconds * self.sample_rate) // self._hop * self._hop
-        self._context = int(context_seconds * self.sample_rate) // self._hop * self._hop
-        self._batch = batch_size or (8 if self.device.type == "cuda" else 1)
+        self._setup_frames(kernels, strides, window_seconds, context_seconds, batch_size)
         self._net = module.to(device=self.device, dtype=self.dtype).eval()
 
     @staticmethod
@@ -273,24 +261,9 @@ class MMSModel:
             self._romanize = Romanizer(language)
         return self._tokenizer([self._romanize(w) for w in words])
 
-    def num_frames(self, num_samples: int) -> int:
-        """Frames `emit` returns for `num_samples` samples."""
-        return num_samples // self._hop + 1
-
     @torch.inference_mode()
     def _run(self, batch: torch.Tensor) -> torch.Tensor:
         logits, _ = self._net(batch.to(device=self.device, dtype=self.dtype))
         logp = torch.log_softmax(logits.float(), dim=-1)
         star = torch.zeros((*logp.shape[:2], 1), dtype=logp.dtype, device=logp.device)
         return torch.cat([logp, star], dim=-1)
-
-    def emit(self, waveform: np.ndarray, progress: Callable[[float], None] | None = None) -> torch.Tensor:
-        """Log-probabilities (T, 29): 28 MMS labels and the star column, T = len // 320 + 1."""
-        wav = np.asarray(waveform, dtype=np.float32)
-        if wav.ndim != 1:
-            raise ModelError("the waveform must be mono (one dimension)")
-        return batched_windowed_emissions(
-            self._run, wav, hop=self._hop, receptive_field=self._field, window=self._window,
-            context=self._context, batch_size=self._batch, normalize=True,
-            progress=(lambda n: progress(n / self.sample_rate)) if progress else None,
-        )

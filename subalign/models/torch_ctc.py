@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import ModelError
-from .base import iter_chunks, plan_windows
+from .base import EmissionModel, iter_chunks, plan_windows
 
 log = logging.getLogger(__name__)
 
@@ -230,3 +230,41 @@ class VocabTokenizer:
                 ids.extend(spelled)
             out.append(ids)
         return out
+
+
+class TorchCTCModel(EmissionModel):
+    """What the torch CTC models (hf, mms) share: device and precision, the frame geometry of a
+    conv front end, and emissions in batched windows. A subclass sets `_net`, calls
+    `_setup_frames` and implements `_run` ((B, n) samples → (B, frames, C) log-probs)."""
+
+    _normalize = True
+
+    def _setup_device(self, device: str, dtype: str) -> None:
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+
+    def _setup_frames(self, kernels: Sequence[int], strides: Sequence[int], window_seconds: float,
+                      context_seconds: float, batch_size: int | None) -> None:
+        self._field, self._hop = conv_geometry(kernels, strides)
+        self.frame_seconds = self._hop / self.sample_rate
+        self._window = int(window_seconds * self.sample_rate) // self._hop * self._hop
+        self._context = int(context_seconds * self.sample_rate) // self._hop * self._hop
+        self._batch = batch_size or (8 if self.device.type == "cuda" else 1)
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames `emit` returns for `num_samples` samples."""
+        return num_samples // self._hop + 1
+
+    def _run(self, batch: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def emit(self, waveform: np.ndarray, progress: Callable[[float], None] | None = None) -> torch.Tensor:
+        """Log-probabilities (T, C), T = len // hop + 1, computed in overlapping batched windows."""
+        wav = np.asarray(waveform, dtype=np.float32)
+        if wav.ndim != 1:
+            raise ModelError("the waveform must be mono (one dimension)")
+        return batched_windowed_emissions(
+            self._run, wav, hop=self._hop, receptive_field=self._field, window=self._window,
+            context=self._context, batch_size=self._batch, normalize=self._normalize,
+            progress=(lambda n: progress(n / self.sample_rate)) if progress else None,
+        )

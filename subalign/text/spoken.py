@@ -1,4 +1,4 @@
-"""The text stage: read a transcript, split it into words, and give each word a spoken form.
+"""Spoken forms: what a speaker says for each written token, so the aligner can hear it.
 
 Every `Word` keeps its original text exactly as written (case, punctuation, digits, symbols),
 because that is what the subtitles show. Alignment needs something else: what is actually
@@ -28,193 +28,16 @@ Reading rules worth knowing (all checked against hama's G2P, see tests/test_text
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
-from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 from num2words import CONVERTER_CLASSES, num2words
 
-from .errors import TranscriptError
+from .markup import strip_tags
 
-__all__ = ["Word", "read_text", "split_words", "spoken_form"]
+__all__ = ["Lang", "mostly_capitals", "speak", "spoken_form", "starts_capital", "starts_number"]
 
-
-@dataclass(frozen=True)
-class Word:
-    """One transcript word: its original text and offsets in the source, its spoken form, and
-    where it sits (end of a sentence, line or paragraph) so cues can break in the right places."""
-
-    text: str
-    spoken: str
-    start: int
-    end: int
-    sentence_end: bool = False
-    line_end: bool = False
-    paragraph_end: bool = False
-
-
-# --------------------------------------------------------------------------------------------
-# Reading
-
-
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (b"\x00\x00\xfe\xff", "utf-32-be"),
-    (b"\xff\xfe\x00\x00", "utf-32-le"),
-    (b"\xef\xbb\xbf", "utf-8"),
-    (b"\xfe\xff", "utf-16-be"),
-    (b"\xff\xfe", "utf-16-le"),
-)
-
-
-def read_text(source: str | Path) -> str:
-    """Read a transcript file ("-" for stdin) as text with "\\n" newlines and NFC Unicode.
-
-    Accepts UTF-8 (with or without BOM) and UTF-16/UTF-32 with a BOM; anything else is refused
-    with the byte offset of the first bad byte, since guessing a legacy encoding silently
-    corrupts names and accents in the subtitles.
-    """
-    if str(source) == "-":
-        name = "<stdin>"
-        try:
-            data = sys.stdin.buffer.read()
-        except (OSError, ValueError, AttributeError) as exc:
-            raise TranscriptError(f"cannot read the transcript from stdin: {exc}") from None
-    else:
-        path = Path(source)
-        name = str(path)
-        if path.is_dir():
-            raise TranscriptError(f"transcript {name} is a directory; give a text file")
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise TranscriptError(f"transcript {name} not found; check the path") from None
-        except PermissionError:
-            raise TranscriptError(
-                f"transcript {name} cannot be read (permission denied); check its permissions"
-            ) from None
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise TranscriptError(f"transcript {name} cannot be read ({reason})") from None
-    return _decode(data, name)
-
-
-def _decode(data: bytes, name: str) -> str:
-    """Decode transcript bytes by BOM or as strict UTF-8, then normalise newlines and to NFC."""
-    encoding, body = "utf-8", data
-    for bom, enc in _BOMS:
-        if data.startswith(bom):
-            encoding, body = enc, data[len(bom) :]
-            break
-    else:
-        nul = data.find(b"\x00")
-        if nul >= 0:
-            raise TranscriptError(
-                f"transcript {name} looks binary (NUL byte at byte offset {nul}); give a plain "
-                "text file saved as UTF-8 (UTF-16 and UTF-32 need a byte-order mark)"
-            )
-    try:
-        text = body.decode(encoding)
-    except UnicodeDecodeError as exc:
-        offset = exc.start + (len(data) - len(body))
-        label = "UTF-8" if encoding == "utf-8" else encoding.upper()
-        raise TranscriptError(
-            f"transcript {name} is not valid {label} (bad byte 0x{data[offset]:02x} at byte "
-            f"offset {offset}); save it as UTF-8"
-        ) from None
-    if "\x00" in text:
-        raise TranscriptError(
-            f"transcript {name} looks binary (it contains NUL characters); give a plain text file"
-        )
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("\u0085", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
-    return unicodedata.normalize("NFC", text)
-
-
-# --------------------------------------------------------------------------------------------
-# Splitting
-
-_TOKEN = re.compile(r"\S+")
-_SENTENCE_END = re.compile(r"[.!?…‼⁇⁈⁉。！？][\"'”’»)\]}›」』]*\Z")
-_CLOSERS = "\"'”’»)]}›」』"
-
-
-def split_words(text: str, language: str = "en", *, name: str = "the transcript") -> list[Word]:
-    """Split text at whitespace into Words with exact source offsets and spoken forms.
-
-    A token with nothing to say (a dash, an ellipsis) is glued to its neighbour, so every Word
-    can be aligned while the output still shows the punctuation where the author put it.
-    """
-    spans = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
-    raw = [text[s:e] for s, e in spans]
-    lang = _Lang(language)
-    spell = not _mostly_capitals(text)
-
-    spoken: list[str] = []
-    carry = ""
-    for i, tok in enumerate(raw):
-        prev = raw[i - 1] if i > 0 else None
-        nxt = raw[i + 1] if i + 1 < len(raw) else None
-        words, new_carry = _speak(tok, lang, prev, nxt, spell)
-        if carry:
-            words = f"{words} {carry}".strip() if words else ""
-            if not words:  # nothing to attach to here; keep carrying forward
-                new_carry = f"{carry} {new_carry}".strip()
-        carry = new_carry
-        spoken.append(words)
-    if carry and spoken:
-        # A carried unit with no following word lands back on the last speakable token.
-        for j in range(len(spoken) - 1, -1, -1):
-            if spoken[j]:
-                spoken[j] = f"{spoken[j]} {carry}"
-                break
-
-    # Group token indices: each group has exactly one speakable token.
-    groups: list[list[int]] = []
-    pending: list[int] = []  # silent tokens waiting for the next speakable one
-    for i, sp in enumerate(spoken):
-        if sp:
-            groups.append(pending + [i])
-            pending = []
-            continue
-        gap_before = text[spans[i - 1][1] : spans[i][0]] if i > 0 else ""
-        gap_after = text[spans[i][1] : spans[i + 1][0]] if i + 1 < len(spans) else ""
-        if groups and not pending and ("\n" not in gap_before or "\n" in gap_after):
-            groups[-1].append(i)
-        else:
-            pending.append(i)
-    if pending:
-        if not groups:
-            raise TranscriptError(f"{name} has no words to align")
-        groups[-1].extend(pending)
-    if not groups:
-        raise TranscriptError(f"{name} has no words to align")
-
-    words: list[Word] = []
-    for g, group in enumerate(groups):
-        start, end = spans[group[0]][0], spans[group[-1]][1]
-        said = next(spoken[i] for i in group if spoken[i])
-        gap = text[end : spans[groups[g + 1][0]][0]] if g + 1 < len(groups) else None
-        last = gap is None
-        paragraph_end = last or bool(re.search(r"\n[^\S\n]*\n", gap or ""))
-        line_end = last or "\n" in (gap or "")
-        next_text = raw[groups[g + 1][0]] if not last else None
-        words.append(
-            Word(
-                text=text[start:end],
-                spoken=said,
-                start=start,
-                end=end,
-                sentence_end=_ends_sentence(text[start:end], next_text, paragraph_end, lang),
-                line_end=line_end,
-                paragraph_end=paragraph_end,
-            )
-        )
-    return words
-
-
-def _mostly_capitals(text: str) -> bool:
+def mostly_capitals(text: str) -> bool:
     """True for text written mostly in capitals, where capitals mean shouting, not acronyms."""
     upper = lower = 0
     for ch in text:
@@ -225,34 +48,15 @@ def _mostly_capitals(text: str) -> bool:
     return upper >= 12 and upper >= 4 * lower
 
 
-def _ends_sentence(text: str, next_text: str | None, paragraph_end: bool, lang: _Lang) -> bool:
-    """Whether a word's original text closes a sentence, allowing for abbreviations."""
-    if not _SENTENCE_END.search(text):
-        return False
-    core = text.rstrip(_CLOSERS)
-    if not core.endswith(".") or core.endswith("..") or not lang.english:
-        return True
-    token = core.split()[-1].lstrip("\"'“‘«([{¿¡")
-    final = next_text is None or paragraph_end
-    if token in _TITLES or token.lower() in _TITLES_ANY_CASE:
-        return False
-    if token in ("No.", "no.") and next_text is not None and _starts_number(next_text):
-        return False
-    if re.fullmatch(r"[A-Z]\.", token):  # an initial, as in "John F. Kennedy"
-        return final
-    if token in _SOFT or re.fullmatch(r"(?:[A-Za-z]\.){2,}", token):
-        return final or _starts_capital(next_text or "")
-    return True
 
-
-def _starts_capital(token: str) -> bool:
+def starts_capital(token: str) -> bool:
     for ch in token:
         if ch.isalpha():
             return ch.isupper()
     return False
 
 
-def _starts_number(token: str) -> bool:
+def starts_number(token: str) -> bool:
     core = token.lstrip("\"'“‘«([{#")
     return bool(core) and core[0].isdigit()
 
@@ -261,7 +65,7 @@ def _starts_number(token: str) -> bool:
 # Spoken forms
 
 
-class _Lang:
+class Lang:
     """A language code resolved once: the num2words code to use and whether it is English."""
 
     def __init__(self, language: str) -> None:
@@ -281,7 +85,7 @@ def spoken_form(token: str, language: str = "en") -> str:
     Numbers, currency, units, abbreviations, symbols and acronyms are spelled out; punctuation
     gives nothing, so a token of pure punctuation returns "".
     """
-    return _speak(token, _Lang(language), None, None, True)[0]
+    return speak(token, Lang(language), None, None, True)[0]
 
 
 _LETTER_NAMES = {
@@ -316,19 +120,6 @@ _ABBREVIATIONS = {
     "Dec.": "december", "Ph.D.": "pee aitch dee", "PhD": "pee aitch dee",
     "OK": "okay", "Ok": "okay", "ok": "okay", "O.K.": "okay",
 }  # fmt: skip
-# Abbreviations that sit before a name or number and so never end a sentence.
-_TITLES = {
-    "Dr.", "Mr.", "Mrs.", "Ms.", "Prof.", "Mt.", "Gen.", "Capt.", "Sgt.", "Lt.", "Col.",
-    "Gov.", "Sen.", "Rep.", "Rev.", "Jan.", "Feb.", "Mar.", "Apr.", "Aug.", "Sep.",
-    "Sept.", "Oct.", "Nov.", "Dec.", "St.",
-}  # fmt: skip
-_TITLES_ANY_CASE = {"vs.", "v.", "e.g.", "i.e.", "approx."}
-# Abbreviations that can also end a sentence: they do when a capital letter follows.
-_SOFT = {
-    "etc.", "Jr.", "Sr.", "Inc.", "Ltd.", "Co.", "Corp.", "Ave.", "Blvd.", "Rd.", "Dept.",
-    "Univ.", "Ph.D.", "O.K.",
-}  # fmt: skip
-
 # Two- and three-letter words that stay words when written in capitals.
 _SHORT_WORDS = set(
     """a i am an as at be by do go he hi if in is it me my no of oh on or so to up we yo
@@ -417,7 +208,6 @@ _RE_PHONE = re.compile(r"(?:\d{3}-)?\d{3}-\d{4}", re.ASCII)
 _MONTHS = (
     "january february march aypril may june july august september october november december"
 ).split()
-_RE_TAG = re.compile(r"<[^<>]*>|\{\\[^{}]*\}")
 _RE_URLISH = re.compile(r"@|^www\.|^https?:|\.(?:com|org|net|edu|gov|io|co|uk|de|fr)\b", re.I)
 
 _APOSTROPHES = str.maketrans({c: "'" for c in "’‘ʼ`´′ʹ"})
@@ -425,8 +215,8 @@ _DASHES = str.maketrans({c: "-" for c in "‐‑‒–—―−﹣－⁃"})
 _EDGE = '"“”„‟«»‹›()[]{}<>「」『』〈〉《》,;:!?¿¡…*_~|^¨\\'
 
 
-def _speak(
-    token: str, lang: _Lang, prev: str | None, nxt: str | None, spell: bool
+def speak(
+    token: str, lang: Lang, prev: str | None, nxt: str | None, spell: bool
 ) -> tuple[str, str]:
     """Spoken form of one token in context; also returns words to carry onto the next token
     (the currency of "$5 million", said after the scale word)."""
@@ -462,7 +252,7 @@ def _speak(
 
 def _prepare(token: str) -> str:
     """Normalise a token's characters for reading and strip the punctuation around it."""
-    t = _RE_TAG.sub(" ", token)
+    t = strip_tags(token, " ")
     t = t.replace("²", " squared ").replace("³", " cubed ").replace("№", "# ")
     t = "".join(ch for ch in t if ch not in "™®©")
     t = unicodedata.normalize("NFKC", t).translate(_APOSTROPHES).translate(_DASHES)
@@ -479,14 +269,14 @@ def _prepare(token: str) -> str:
 
 def _english_abbreviation(core: str, nxt: str | None) -> str | None:
     """Readings of English abbreviations that depend on the exact spelling and the context."""
-    if core in ("No.", "no.", "No", "Nos.") and nxt is not None and _starts_number(nxt):
+    if core in ("No.", "no.", "No", "Nos.") and nxt is not None and starts_number(nxt):
         return "number"
     if core in ("St.", "St"):
-        return "saint" if nxt is not None and _starts_capital(nxt) else "street"
+        return "saint" if nxt is not None and starts_capital(nxt) else "street"
     return _ABBREVIATIONS.get(core) or _ABBREVIATIONS.get(core.rstrip("."))
 
 
-def _numeric(core: str, lang: _Lang, nxt_core: str) -> str | None:
+def _numeric(core: str, lang: Lang, nxt_core: str) -> str | None:
     """Readings of tokens that are a number in some dress (currency, %, time, unit, range)."""
     if not any("0" <= ch <= "9" for ch in core):
         return None
@@ -532,7 +322,7 @@ def _numeric(core: str, lang: _Lang, nxt_core: str) -> str | None:
     return None
 
 
-def _signed(sign: str, words: str, lang: _Lang) -> str:
+def _signed(sign: str, words: str, lang: Lang) -> str:
     if sign == "-":
         return ("minus " if lang.english else _n2w_word(-1, lang, "minus ")) + words
     if sign == "+":
@@ -540,14 +330,14 @@ def _signed(sign: str, words: str, lang: _Lang) -> str:
     return words
 
 
-def _n2w_word(value: int, lang: _Lang, fallback: str) -> str:
+def _n2w_word(value: int, lang: Lang, fallback: str) -> str:
     """The sign word of a language, taken from num2words' reading of -1 ("moins un" -> "moins")."""
     one = _n2w(1, lang, "cardinal")
     neg = _n2w(value, lang, "cardinal")
     return neg[: -len(one)] if neg.endswith(one) and len(neg) > len(one) else fallback
 
 
-def _number(num: str, lang: _Lang, *, year: bool) -> str:
+def _number(num: str, lang: Lang, *, year: bool) -> str:
     """Read an unsigned number string: grouped, decimal, leading-zero, year or cardinal."""
     year = year and "," not in num
     num = num.replace(",", "")
@@ -575,7 +365,7 @@ def _is_year(value: int) -> bool:
     return 1010 <= value <= 2099
 
 
-def _n2w(value: int, lang: _Lang, to: str) -> str:
+def _n2w(value: int, lang: Lang, to: str) -> str:
     """num2words in the transcript's language (English when unsupported), cleaned to words."""
     for code in dict.fromkeys((lang.n2w, "en")):
         try:
@@ -585,19 +375,19 @@ def _n2w(value: int, lang: _Lang, to: str) -> str:
     return _digits(str(value), lang)
 
 
-def _clean_number(words: str, lang: _Lang) -> str:
+def _clean_number(words: str, lang: Lang) -> str:
     words = re.sub(r"[-,‐]", " ", words.lower())
     if lang.english:
         words = " ".join(w for w in words.split() if w != "and")
     return " ".join(words.split())
 
 
-def _digits(digits: str, lang: _Lang) -> str:
+def _digits(digits: str, lang: Lang) -> str:
     """Read a digit string one digit at a time (phone numbers, "007", decimals after "point")."""
     return " ".join(_n2w(int(d), lang, "cardinal") for d in digits if d.isdigit())
 
 
-def _money(sign: str, num: str, scale: str | None, sym: str, lang: _Lang) -> str:
+def _money(sign: str, num: str, scale: str | None, sym: str, lang: Lang) -> str:
     one, many, sub_one, sub_many = _CURRENCY[sym]
     plain = num.replace(",", "")
     if scale:
@@ -616,7 +406,7 @@ def _money(sign: str, num: str, scale: str | None, sym: str, lang: _Lang) -> str
     return _signed(sign, f"{amount} {one if plain in ('1', '1.0') else many}", lang)
 
 
-def _time(m: re.Match[str], lang: _Lang, nxt_core: str) -> str:
+def _time(m: re.Match[str], lang: Lang, nxt_core: str) -> str:
     hour, minute = int(m[1]), int(m[2])
     suffix = (m[4] or "").lower()
     said = [_n2w(hour, lang, "cardinal")]
@@ -634,7 +424,7 @@ def _time(m: re.Match[str], lang: _Lang, nxt_core: str) -> str:
     return " ".join(said)
 
 
-def _decade(digits: str, lang: _Lang) -> str:
+def _decade(digits: str, lang: Lang) -> str:
     """'90s -> nineties, 1990s -> nineteen nineties, 1900s -> nineteen hundreds."""
     value = int(digits)
     if len(digits) == 4:
@@ -646,7 +436,7 @@ def _decade(digits: str, lang: _Lang) -> str:
     return f"{head} {plural}".strip()
 
 
-def _fraction(num: int, den: int, lang: _Lang) -> str | None:
+def _fraction(num: int, den: int, lang: Lang) -> str | None:
     """Read small fractions the usual way ("1/2" -> "one half"); None for anything else."""
     if not lang.english or not 2 <= den <= 10 or not 1 <= num < den:
         return None
@@ -661,7 +451,7 @@ def _spell_letters(letters: str) -> str:
     return " ".join(_LETTER_NAMES.get(ch, ch) for ch in letters.lower() if ch.isalpha())
 
 
-def _generic(core: str, lang: _Lang, spell: bool) -> str:
+def _generic(core: str, lang: Lang, spell: bool) -> str:
     """Read a mixed token piece by piece: letter runs, numbers, named symbols; drop the rest."""
     urlish = bool(_RE_URLISH.search(core))
     pieces: list[tuple[str, str]] = []  # (kind, text) with kind in "L", "N", "S"
@@ -719,7 +509,7 @@ def _generic(core: str, lang: _Lang, spell: bool) -> str:
     return " ".join(s for s in said if s)
 
 
-def _number_piece(piece: str, lang: _Lang) -> str:
+def _number_piece(piece: str, lang: Lang) -> str:
     """A digit run found inside a mixed token; grouping or decimals that fail to parse fall back
     to reading the parts one after another."""
     if re.fullmatch(_NUM, piece, re.ASCII):
@@ -731,7 +521,7 @@ def _is_letter(ch: str) -> bool:
     return unicodedata.category(ch)[0] in "LM"
 
 
-def _letters(run: str, lang: _Lang, spell: bool, near_digit: bool, several: bool) -> str:
+def _letters(run: str, lang: Lang, spell: bool, near_digit: bool, several: bool) -> str:
     """Read a run of letters: a word, or letter names for acronyms and lone letters.
 
     `several` says the run is one part of a token such as "AT&T" or "a.m.", where capitals and
@@ -802,7 +592,7 @@ def _pronounceable(word: str) -> bool:
     return all(len(c) <= 2 or c in ("str", "spr", "scr", "nst", "nch") for c in clusters)
 
 
-def _finish(said: str, lang: _Lang) -> str:
+def _finish(said: str, lang: Lang) -> str:
     """Lower-case letters, inner apostrophes and single spaces only; English respellings applied."""
     out: list[str] = []
     for word in said.lower().split():

@@ -30,9 +30,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..types import Cue
 from .breaks import NEVER, classify, width
 from .style import CueStyle
-from .types import Cue
 
 __all__ = ["Finding", "check_cues"]
 

@@ -26,7 +26,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from .errors import SubalignError
+from ..errors import SubalignError
 
 __all__ = ["BBC", "DEFAULT_FPS", "NETFLIX", "PLAIN", "STYLES", "CueStyle", "CueStyleError",
            "get_style"]
@@ -147,40 +147,3 @@ def get_style(style: str | CueStyle = "netflix", **overrides: Any) -> CueStyle:
         if base is None:
             raise CueStyleError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
     return base.with_(**overrides)
-
-
-# --------------------------------------------------------------------------------------------
-# Command line: the same options for every command that makes or re-times cues.
-
-_OPTIONS: tuple[tuple[str, type, str, str], ...] = (
-    ("--max-chars", int, "N", "characters per line"),
-    ("--max-lines", int, "N", "lines per cue"),
-    ("--max-cps", float, "X", "reading speed in characters per second (0: no limit)"),
-    ("--max-wpm", float, "X", "reading speed in words per minute (0: no limit)"),
-    ("--min-duration", float, "S", "shortest cue, seconds"),
-    ("--max-duration", float, "S", "longest cue, seconds"),
-    ("--min-gap-frames", int, "N", "frames between cues"),
-    ("--fps", float, "X", "frame rate for the gap and the frame grid (default: the video's; "
-     "without video the gap is counted at 25 fps and times are not snapped)"),
-)
-
-
-def add_style_arguments(parser: Any) -> None:
-    """Add ``--style``, the single-setting overrides and ``--report`` to an argparse parser."""
-    group = parser.add_argument_group(
-        "cue style", "Presets: netflix (default: 42 chars x 2 lines, 5/6-7 s, 17 cps, 2-frame gap, "
-        "frame grid), bbc (37 x 2, 1-6 s, 180 wpm), plain (42 x 2, at most 7 s, nothing else). "
-        "Each option below overrides one setting of the preset.")
-    group.add_argument("--style", default="netflix", metavar="NAME",
-                       help="netflix, bbc or plain (default netflix)")
-    for flag, kind, metavar, text in _OPTIONS:
-        group.add_argument(flag, type=kind, default=None, metavar=metavar, help=text)
-    group.add_argument("--report", action="store_true",
-                       help="print each rule a cue still breaks to stderr, one line each")
-
-
-def style_from_arguments(args: Any) -> CueStyle:
-    """The style the parsed ``add_style_arguments`` options ask for; CueStyleError if invalid."""
-    overrides = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
-                 for flag, *_ in _OPTIONS}
-    return get_style(args.style, **overrides)

@@ -1,4 +1,5 @@
-"""Fitted weights of the word-boundary scorers in refine.py (generated; do not edit).
+"""The hama model's boundary weights: fitted weights of the word-boundary scorers in
+subalign/align/refine.py (generated; do not edit).
 
 Written by `python bench/fit_boundaries.py --write`: a conditional logit over candidate
 boundaries (soft targets, sigma 15 ms), 32 tanh units per side, L2 0.01, seed 0,

@@ -1,7 +1,7 @@
 """Group timed words into subtitle cues that keep a ``CueStyle``: where to cut, how to wrap lines,
 and when each cue shows.
 
-Characters are counted as ``subalign.breaks.width`` says (what a reader sees: NFC code points less
+Characters are counted as ``subalign.cues.breaks.width`` says (what a reader sees: NFC code points less
 combining marks and invisible format characters; spaces and punctuation count). The text itself
 is kept exactly as the words carry it (only runs of whitespace inside a word's text are shown as
 one space, since a cue line cannot hold a line break).
@@ -17,7 +17,7 @@ The work runs in four steps; each is described where it is done:
 4. **split**: a cue still short of time is cut again on its own, where cutting gives more time
    (this only helps when the cue runs into ``max_duration``).
 
-Whatever still breaks a rule after that is not hidden: ``subalign.rules.check_cues`` reports it.
+Whatever still breaks a rule after that is not hidden: ``subalign.cues.rules.check_cues`` reports it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..text.words import is_sentence_end
+from ..types import Cue, WordSpan
 from .breaks import (
     AVOID,
     BEFORE_STARTER,
@@ -37,11 +39,9 @@ from .breaks import (
     SENTENCE,
     classify,
     display,
-    is_sentence_end,
     width,
 )
 from .style import NETFLIX, CueStyle, get_style
-from .types import Cue, WordSpan
 
 __all__ = ["HARD_PAUSE", "MIN_CUE_SECONDS", "group_cues", "wrap_lines"]
 
@@ -130,7 +130,7 @@ def wrap_lines(texts: Sequence[str], *, max_chars: int = 42) -> list[str]:
     the cost of the break after it: 0 after a sentence end, 1 after a pause or clause punctuation,
     2 before a conjunction or preposition, 4 anywhere else, 6 after a preposition, auxiliary or
     number, 12 where a break must not fall (article + noun, adjective + noun, first + last name,
-    subject pronoun + verb; see ``subalign.breaks``). Targets are the mean width, rising by 10 % of
+    subject pronoun + verb; see ``subalign.cues.breaks``). Targets are the mean width, rising by 10 % of
     ``max_chars`` from line to line, so a two-line cue is balanced with its top line a little
     shorter (bottom-heavy, as Netflix prefers): 20 and 24 characters rather than 24 and 20.
     """
@@ -208,7 +208,8 @@ class _Plan:
         self.n = n
         self.gaps = [max(0.0, self.starts[k + 1] - self.ends[k]) for k in range(n - 1)]
         self.kinds = _kinds(self.texts, self.gaps, style.pause)
-        self.sentence_end = [is_sentence_end(t) for t in self.texts]
+        self.sentence_end = [is_sentence_end(t, self.texts[k + 1] if k + 1 < n else None)
+                             for k, t in enumerate(self.texts)]
         self.hard_gap = max(HARD_PAUSE, style.pause)
         self.in_times = [self.clock.down(t) for t in self.starts]  # each word's in-time if first
         self.media_end = self.clock.down(media_end) if media_end is not None else math.inf
@@ -422,7 +423,7 @@ def group_cues(
     * the cost of the cut after the cue: 0 at a sentence end (. ! ? … with closing quotes), 1 at a
       pause of ``pause`` seconds or more, 2 at clause punctuation (, ; : — –), 4 before a
       conjunction or preposition, 5 anywhere else, 7 after a preposition, auxiliary or number, 15
-      where a break must not fall (see ``subalign.breaks``); nothing at the end;
+      where a break must not fall (see ``subalign.cues.breaks``); nothing at the end;
     * for a two-line cue, how much its best line layout (as ``wrap_lines`` counts it) costs more
       than a plain break, so that cues whose lines could only break badly are avoided;
     * 0.5 per sentence end inside the cue when it can fall at a line break (or the cue is one

@@ -32,25 +32,24 @@ import re
 import unicodedata
 from typing import NamedTuple
 
+from ..text.words import CLOSERS, OPENERS, is_sentence_end
+
 __all__ = [
     "SENTENCE", "PAUSE", "CLAUSE", "BEFORE_STARTER", "PLAIN", "AVOID", "NEVER",
-    "Break", "classify", "display", "is_sentence_end", "width",
+    "Break", "classify", "display", "width",
 ]
 
 # Break kinds, from the best place to cut to the worst.
 SENTENCE, PAUSE, CLAUSE, BEFORE_STARTER, PLAIN, AVOID, NEVER = range(7)
 
-CLOSERS = "\"'”’»)]}」』›"
-_OPENERS = "\"'“‘«([{„‚‹「『¿¡"
-_SENTENCE_END = re.compile(rf"[.!?…。！？‽][{re.escape(CLOSERS)}]*$")
+_OPENERS = OPENERS
 _CLAUSE_END = re.compile(rf"[,;:—–،、，；：][{re.escape(CLOSERS)}]*$")
 _C = re.escape(CLOSERS)
 _TRAILING_PUNCT = re.compile(rf"[^\w{_C}][{_C}]*$|[{_C}]$")
 _NUMBER = re.compile(r"^[$€£¥₹#+-]?\d[\d.,:]*(?:%|st|nd|rd|th|s|k|m|bn)?$", re.IGNORECASE)
 
-# Words ending in "." that rarely end a sentence (lower-case, without the final dot).
+# Titles that belong to the name after them (lower-case, without the final dot).
 TITLES = frozenset("mr mrs ms dr prof sr jr st mt rev gen col capt lt sgt hon".split())
-_ABBREVIATIONS = TITLES | frozenset("vs e.g i.e cf approx dept fig no vol etc".split()) - {"etc"}
 _TITLE_WORDS = frozenset("sir lady lord miss mister madam madame saint king queen prince princess "
                          "president doctor professor uncle aunt captain".split())
 
@@ -133,18 +132,6 @@ def _bare(text: str) -> str:
     return text.lower().strip(_OPENERS + CLOSERS + ".,;:!?…—–-")
 
 
-def is_sentence_end(text: str) -> bool:
-    """Whether a word ends a sentence (final . ! ? … with optional closing quotes/brackets)."""
-    if not _SENTENCE_END.search(text):
-        return False
-    core = text.rstrip(CLOSERS)
-    if core.endswith(".") and not core.endswith(".."):
-        stem = core[:-1].lower().lstrip(_OPENERS)
-        if stem in _ABBREVIATIONS or (len(stem) == 1 and stem.isalpha()):
-            return False  # "Dr." or the initial in "J. Smith"
-    return True
-
-
 def _has_trailing_punctuation(text: str) -> bool:
     """Whether the word ends in punctuation (a comma, a dash, a closing quote...)."""
     return bool(_TRAILING_PUNCT.search(text))
@@ -186,7 +173,7 @@ def _never_reason(before: str, after: str, previous: str | None) -> str:
     if (_capitalised(before) and _capitalised(after) and bare not in FUNCTION_WORDS
             and _bare(after) not in FUNCTION_WORDS and any(ch.isalpha() for ch in bare)):
         return "first + last name"
-    if bare in _SUBJECTS or (bare in _AMBIGUOUS_SUBJECTS and _clause_start(previous)):
+    if bare in _SUBJECTS or (bare in _AMBIGUOUS_SUBJECTS and _clause_start(previous, before)):
         after_bare = _bare(after)
         if after_bare in _AUXILIARIES or (_is_content(after) and after_bare not in STARTERS):
             return "subject pronoun + verb"
@@ -216,9 +203,9 @@ def _is_title(text: str) -> bool:
         not core.endswith(".") and lower in _TITLE_WORDS and _capitalised(core))
 
 
-def _clause_start(previous: str | None) -> bool:
-    """Whether the word after ``previous`` starts a sentence or clause."""
-    return (previous is None or is_sentence_end(previous) or bool(_CLAUSE_END.search(previous))
+def _clause_start(previous: str | None, word: str) -> bool:
+    """Whether ``word``, which follows ``previous``, starts a sentence or clause."""
+    return (previous is None or is_sentence_end(previous, word) or bool(_CLAUSE_END.search(previous))
             or _bare(previous) in _CONJUNCTIONS)
 
 
@@ -229,7 +216,7 @@ def classify(before: str, after: str, previous: str | None = None, gap: float = 
     ``previous`` is the word before ``before`` (None at the start), ``gap`` the silence between
     the two words in seconds and ``pause`` the silence that makes a good place to cut.
     """
-    if is_sentence_end(before):
+    if is_sentence_end(before, after):
         return Break(SENTENCE)
     reason = _never_reason(before, after, previous)
     if reason:

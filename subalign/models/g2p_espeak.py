@@ -24,7 +24,7 @@ import unicodedata
 from collections.abc import Mapping
 from functools import cache
 
-from .errors import ModelError
+from ..errors import ModelError
 
 log = logging.getLogger(__name__)
 

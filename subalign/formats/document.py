@@ -1,0 +1,187 @@
+"""The subtitle document model every format reads into and writes from.
+
+A `Subtitles` document is its cues (`SubtitleCue`: times, text with its markup, identifier, cue
+settings, source line) and, when it was read from a file, the decoded source lines. Each cue
+knows the line that holds its timing, so writing a document back in its own format replaces
+only the times on those lines: text, line breaks, markup, identifiers, settings, comments, style
+blocks, the header and the line-ending style stay exactly as they were. Writing to another
+format — or a document made from aligned cues, which has no source — renders fresh cues through
+the target format's own renderer.
+
+A format is a module with one `SubtitleFormat` object (see `formats/__init__.py` for the table):
+it parses source lines into cues, writes a cue's timing line, renders fresh cues and converts
+cue text from the common markup (`<b>`, `<i>`, `<u>` and plain text).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from ..text.markup import split_markup, unescape
+from ..types import Cue
+from .base import cue_lines, cue_times_ms, to_ms
+
+__all__ = ["FreshCue", "Markup", "SubtitleCue", "SubtitleFormat", "Subtitles", "common_markup"]
+
+
+@dataclass(frozen=True)
+class SubtitleCue:
+    """One cue as read: times in seconds, its text (lines joined by "\\n", markup kept), its
+    identifier (the SRT number or VTT id, "" when absent), whatever followed the end time on the
+    timing line (VTT cue settings, SRT coordinates) and the 1-based number of that line."""
+
+    start: float
+    end: float
+    text: str
+    identifier: str = ""
+    settings: str = ""
+    line: int = 0
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.split("\n") if self.text else []
+
+
+#: One line of cue text in the common markup: (is_tag, text) pieces, where a tag is one of
+#: <b>, </b>, <i>, </i>, <u>, </u> and text is plain (entities decoded).
+Markup = list[tuple[bool, str]]
+
+
+@dataclass(frozen=True)
+class FreshCue:
+    """A cue to render afresh: whole-millisecond times, an identifier, and its lines already in
+    the target format's own text (markup and escaping done)."""
+
+    start_ms: int
+    end_ms: int
+    identifier: str
+    lines: tuple[str, ...]
+
+
+class SubtitleFormat(Protocol):
+    """What a format module offers the document model."""
+
+    name: str  # "srt", "vtt"
+    extensions: tuple[str, ...]  # lower-case, with the dot; the first is the usual one
+
+    def parse(self, lines: list[str], name: str) -> tuple[list[SubtitleCue], list[int]]:
+        """Cues and the index of each cue's timing line, from the decoded source lines."""
+        ...
+
+    def timing_line(self, cue: SubtitleCue) -> str:
+        """The timing line of a cue with its current times (and its settings)."""
+        ...
+
+    def render(self, cues: Sequence[FreshCue]) -> str:
+        """A whole file of fresh cues."""
+        ...
+
+    def text_lines(self, text: str) -> list[Markup]:
+        """A cue's text in this format as common-markup lines (other tags dropped)."""
+        ...
+
+    def from_markup(self, line: Markup) -> str:
+        """One common-markup line as this format's text."""
+        ...
+
+    def from_plain(self, line: str) -> str:
+        """One line of plain text (no markup) as this format's text."""
+        ...
+
+
+_SIMPLE_TAG = re.compile(r"<(/?)([biu])(?:\.[^>]*)?>", re.IGNORECASE)
+
+
+def common_markup(text: str, *, entities: bool) -> list[Markup]:
+    """Cue text as common-markup lines: <b>, <i>, <u> kept (lower case, classes dropped), every
+    other tag and ASS override dropped, `entities` decoded when the format has them, each line's
+    outer whitespace stripped; lines left empty are dropped (a blank line would end a cue)."""
+    out: list[Markup] = []
+    for line in text.split("\n"):
+        pieces: Markup = []
+        for is_markup, piece in split_markup(line):
+            if not is_markup:
+                pieces.append((False, unescape(piece) if entities else piece))
+            elif simple := _SIMPLE_TAG.fullmatch(piece):
+                pieces.append((True, f"<{simple.group(1)}{simple.group(2).lower()}>"))
+        texts = [k for k, (is_tag, _) in enumerate(pieces) if not is_tag]
+        if texts:
+            first, last = texts[0], texts[-1]
+            pieces[first] = (False, pieces[first][1].lstrip()) if first == 0 else pieces[first]
+            pieces[last] = (False, pieces[last][1].rstrip()) if last == len(pieces) - 1 else pieces[last]
+        pieces = [(is_tag, piece) for is_tag, piece in pieces if is_tag or piece]
+        if pieces:
+            out.append(pieces)
+    return out
+
+
+@dataclass(frozen=True)
+class Subtitles:
+    """A subtitle document: its cues in file order and what it takes to write it back unchanged."""
+
+    format: str  # the name of the format it was read in ("srt", "vtt"), or would be written in
+    cues: tuple[SubtitleCue, ...]
+    source_lines: tuple[str, ...] = field(default=(), repr=False)
+    timing_lines: tuple[int, ...] = field(default=(), repr=False)  # index into source_lines, per cue
+    name: str = "<subtitles>"
+    encoding: str = "utf-8"
+    bom: bool = False
+    newline: str = "\n"
+    final_newline: bool = True
+
+    @classmethod
+    def from_cues(cls, cues: Sequence[Cue], format: str = "srt") -> Subtitles:
+        """A document without a source, from aligned cues: plain text, lines as the cue has them
+        (empty ones dropped), times rounded to milliseconds without overlaps."""
+        shown = [(cue, lines) for cue in cues if (lines := cue_lines(cue))]
+        times = cue_times_ms([cue for cue, _ in shown])
+        return cls(format=format, name="<aligned cues>", cues=tuple(
+            SubtitleCue(start / 1000, end / 1000, "\n".join(lines))
+            for (_, lines), (start, end) in zip(shown, times, strict=True)
+        ))
+
+    @property
+    def has_source(self) -> bool:
+        return bool(self.source_lines)
+
+    def retimed(self, times: Sequence[tuple[float, float]]) -> Subtitles:
+        """The same document with new (start, end) seconds for every cue, in cue order."""
+        if len(times) != len(self.cues):
+            raise ValueError(f"need {len(self.cues)} (start, end) pairs, got {len(times)}")
+        cues = tuple(
+            replace(c, start=float(s), end=float(e)) for c, (s, e) in zip(self.cues, times, strict=True)
+        )
+        return replace(self, cues=cues)
+
+    def render(self, format: str | None = None) -> str:
+        """The document as text in `format` (default: its own), with the current cue times.
+
+        In its own format every source line but the timing lines is written as it was read;
+        otherwise the cues are rendered afresh, their text converted through the common markup
+        (`<b>`, `<i>`, `<u>` kept, other markup dropped).
+        """
+        from . import subtitle_format
+
+        target = subtitle_format(format or self.format)
+        if target.name == self.format and self.has_source:
+            lines = list(self.source_lines)
+            for cue, at in zip(self.cues, self.timing_lines, strict=True):
+                lines[at] = target.timing_line(cue)
+            text = self.newline.join(lines)
+            if self.final_newline:
+                text += self.newline
+            return text
+        if self.has_source:
+            source = subtitle_format(self.format)
+            convert = [[target.from_markup(m) for m in source.text_lines(c.text)] for c in self.cues]
+        else:
+            convert = [[target.from_plain(line) for line in c.lines if line.strip()] for c in self.cues]
+        fresh = []
+        for cue, lines in zip(self.cues, convert, strict=True):
+            start = to_ms(max(0.0, cue.start))
+            end = max(to_ms(max(0.0, cue.end)), start)
+            fresh.append(FreshCue(start, end, cue.identifier, tuple(line for line in lines if line)))
+        return target.render(fresh)
