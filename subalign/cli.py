@@ -22,6 +22,19 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 1
 
 
+def add_job_options(parser: argparse.ArgumentParser, text: str) -> None:
+    """Add what every job on a media file takes: -o, --audio-stream, the model options and
+    --language (of `text`, "the transcript" or "the subtitles")."""
+    parser.add_argument("-o", "--output", required=True, metavar="OUT",
+                        help="output file (.srt, .vtt or .json)")
+    parser.add_argument("--audio-stream", type=int, default=0, metavar="N",
+                        help="which audio stream of MEDIA to use, counting from 0 (default 0)")
+    add_model_options(parser)
+    parser.add_argument("--language", default="en", metavar="LANG",
+                        help=f"language of {text} (ISO 639 code), for its pronunciation and for "
+                        "reading numbers and symbols (default en)")
+
+
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Add --model, --device and --dtype (shared by align and sync); see `model_kwargs`."""
     parser.add_argument("--model", default="hama", metavar="NAME[:ARG]",
@@ -89,13 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     a.add_argument("media", metavar="MEDIA")
     a.add_argument("transcript", metavar="TRANSCRIPT")
-    a.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (.srt, .vtt or .json)")
-    a.add_argument("--audio-stream", type=int, default=0, metavar="N",
-                   help="which audio stream of MEDIA to use, counting from 0 (default 0)")
-    add_model_options(a)
-    a.add_argument("--language", default="en", metavar="LANG",
-                   help="language of the transcript (ISO 639 code), for its pronunciation and for "
-                   "reading numbers and symbols (default en)")
+    add_job_options(a, "the transcript")
     a.add_argument("--plain-boundaries", action="store_true",
                    help="keep the plain Viterbi word times (no acoustic boundary refinement)")
     a.add_argument("--long", action=argparse.BooleanOptionalAction, default=None,
@@ -118,17 +125,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     y.add_argument("media", metavar="MEDIA")
     y.add_argument("subtitles", metavar="SUBS")
-    y.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (.srt, .vtt or .json)")
+    add_job_options(y, "the subtitles")
     y.add_argument("--encoding", metavar="ENC",
                    help="text encoding of SUBS (default: detected; UTF-8/16/32, else cp1252)")
     y.add_argument("--force", action="store_true",
                    help="write the result even when too few cues were found in the audio")
-    y.add_argument("--audio-stream", type=int, default=0, metavar="N",
-                   help="which audio stream of MEDIA to use, counting from 0 (default 0)")
-    add_model_options(y)
-    y.add_argument("--language", default="en", metavar="LANG",
-                   help="language of the subtitles (ISO 639 code), for their pronunciation and for "
-                   "reading numbers and symbols (default en)")
     for q in (p, a, y, m):
         q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bars")

@@ -37,6 +37,18 @@ def show(line: str, limit: int = 60) -> str:
     return repr(line if len(line) <= limit else line[: limit - 1] + "…")
 
 
+def check_timing(m: re.Match[str] | None, line: str, at: int, name: str, expected: str) -> re.Match[str]:
+    """A timing line's match, or the error naming the file and line: unreadable, or minutes or
+    seconds of 60 or more (groups 2, 3, 6, 7 of both timing patterns)."""
+    if m is None:
+        raise TranscriptError(
+            f"{name} line {at + 1}: cannot read the cue timing {show(line)}; expected {expected}"
+        )
+    if any(int(m.group(k)) >= 60 for k in (2, 3, 6, 7)):
+        raise TranscriptError(f"{name} line {at + 1}: minutes and seconds must be below 60 in {show(line)}")
+    return m
+
+
 def timing_text(cue: SubtitleCue, separator: str) -> str:
     """"start --> end" in whole milliseconds (never negative, end not before start)."""
     start = to_ms(max(0.0, cue.start))
@@ -59,16 +71,7 @@ class SrtFormat:
         for i, line in enumerate(lines):
             if "-->" not in line:
                 continue
-            m = TIMING.match(line)
-            if m is None:
-                raise TranscriptError(
-                    f"{name} line {i + 1}: cannot read the cue timing {show(line)}; "
-                    "expected HH:MM:SS,mmm --> HH:MM:SS,mmm"
-                )
-            if any(int(m.group(k)) >= 60 for k in (2, 3, 6, 7)):
-                raise TranscriptError(
-                    f"{name} line {i + 1}: minutes and seconds must be below 60 in {show(line)}"
-                )
+            m = check_timing(TIMING.match(line), line, i, name, "HH:MM:SS,mmm --> HH:MM:SS,mmm")
             timings.append((i, m))
         if not timings:
             return [], []

@@ -16,7 +16,7 @@ from ..text.markup import escape
 from ..types import Cue, WordSpan
 from .base import format_clock
 from .document import FreshCue, Markup, SubtitleCue, Subtitles, common_markup
-from .srt import seconds, show, timing_text
+from .srt import check_timing, seconds, show, timing_text
 
 __all__ = ["VTT", "VttFormat", "VttWriter", "escape_cue_text"]
 
@@ -65,16 +65,8 @@ class VttFormat:
                     f"a NOTE, STYLE or REGION block, found {show(head)}"
                 )
             at = first + arrow
-            m = TIMING.match(block[arrow])
-            if m is None:
-                raise TranscriptError(
-                    f"{name} line {at + 1}: cannot read the cue timing {show(block[arrow])}; expected "
-                    "[HH:]MM:SS.mmm --> [HH:]MM:SS.mmm"
-                )
-            if any(int(m.group(k)) >= 60 for k in (2, 3, 6, 7)):
-                raise TranscriptError(
-                    f"{name} line {at + 1}: minutes and seconds must be below 60 in {show(block[arrow])}"
-                )
+            m = check_timing(TIMING.match(block[arrow]), block[arrow], at, name,
+                             "[HH:]MM:SS.mmm --> [HH:]MM:SS.mmm")
             cues.append(SubtitleCue(
                 start=seconds(m.group(1), m.group(2), m.group(3), m.group(4)),
                 end=seconds(m.group(5), m.group(6), m.group(7), m.group(8)),

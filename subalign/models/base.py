@@ -133,6 +133,17 @@ class Window:
     keep_start: int
     keep_stop: int
 
+    def core(self, frames: Any, hop: int) -> Any:
+        """The kept frames of this window's model output `frames` (frames first)."""
+        first = self.start // hop
+        lo, hi = self.keep_start - first, self.keep_stop - first
+        if frames.shape[0] < hi:
+            raise RuntimeError(
+                f"model returned {frames.shape[0]} frames for {self.stop - self.start} samples; "
+                f"expected at least {hi}"
+            )
+        return frames[lo:hi]
+
 
 def plan_windows(num_samples: int, hop: int, window: int, context: int) -> list[Window]:
     """Cut `num_samples` into model calls of at most `window` samples with `context` on each side.
@@ -181,15 +192,7 @@ def windowed_emissions(
     plan = plan_windows(len(waveform), hop, window, context)
     parts: list[np.ndarray] = []
     for w in plan:
-        out = run(waveform[w.start : w.stop])
-        first = w.start // hop
-        lo, hi = w.keep_start - first, w.keep_stop - first
-        if out.shape[0] < hi:
-            raise RuntimeError(
-                f"model returned {out.shape[0]} frames for {w.stop - w.start} samples; expected "
-                f"at least {hi}"
-            )
-        parts.append(np.asarray(out[lo:hi], dtype=np.float32))
+        parts.append(np.asarray(w.core(run(waveform[w.start : w.stop]), hop), dtype=np.float32))
         if progress is not None:
             progress((w.keep_stop - w.keep_start) * hop)
     return torch.from_numpy(np.concatenate(parts, axis=0))
