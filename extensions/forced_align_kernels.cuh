@@ -10,8 +10,8 @@
 // backtracks on the device; nothing comes back to the host until the caller reads the result.
 #pragma once
 
-// SUBALIGN_EMULATE_CUDA: compiled as plain C++ by emulate_cuda.cpp (a test harness that runs
-// the kernel on CPU threads); the CUDA headers, half types and the launch are left out.
+// SUBALIGN_EMULATE_CUDA: compiled as plain C++ by tests/cuda_emulator/emulate_cuda.cpp (a test
+// harness that runs the kernel on CPU threads); the CUDA headers, half types and the launch are left out.
 #if !defined(SUBALIGN_EMULATE_CUDA)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>

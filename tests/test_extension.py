@@ -3,7 +3,7 @@
 Oracles: the golden vectors (float64 optimum, torchaudio's paths) and the PyTorch reference
 ``subalign.align.viterbi.forced_align``, which the op must match exactly (paths, scores and
 error messages).  The CUDA kernel is compile-checked with nvcc and, with no GPU, run on CPU
-threads by extensions/emulate_cuda.cpp; the real-GPU tests skip without one.
+threads by tests/cuda_emulator/emulate_cuda.cpp; the real-GPU tests skip without one.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from subalign.errors import AlignmentError
 
 ext = importlib.import_module("subalign.align._extension")
 EXT_DIR = REPO / "extensions"
+EMULATOR = Path(__file__).resolve().parent / "cuda_emulator" / "emulate_cuda.cpp"
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -656,7 +657,7 @@ def emulator(tmp_path_factory):
             "-O1",
             "-pthread",
             f"-I{EXT_DIR}",
-            str(EXT_DIR / "emulate_cuda.cpp"),
+            str(EMULATOR),
             "-o",
             str(exe),
         ],

@@ -1,10 +1,11 @@
 // emulate_cuda.cpp: runs the CUDA kernel of forced_align_kernels.cuh on the CPU, for tests on
-// machines without a GPU.  Not part of the op.
+// machines without a GPU: test code (tests/test_extension.py builds it), not part of the op.
 //
 // Each CUDA thread of a block is a std::thread; __syncthreads is a block-wide std::barrier and
 // __ballot_sync a warp-wide barrier over a shared vote word, so the kernel's indexing, band
 // walk, ballot packing and device backtrack run exactly as written.  Blocks run one after the
-// other.  Build: g++ -std=c++20 -O1 -pthread -I extensions extensions/emulate_cuda.cpp
+// other.  Build (from the repository root):
+// g++ -std=c++20 -O1 -pthread -I extensions tests/cuda_emulator/emulate_cuda.cpp
 // Input on stdin (little-endian): int64 B, T, C, L, blank, star, is_double, threads (0: the
 // kernel's own choice), shared (alpha rows in "shared memory"); log_probs (B*T*C float32 or float64); targets (B*L int64);
 // input_lengths (B int64); target_lengths (B int64).  Output on stdout: paths (B*T int64),
