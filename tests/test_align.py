@@ -518,7 +518,7 @@ def test_check_inputs_canonical_form() -> None:
 def test_merge_tokens_runs_and_scores() -> None:
     probs = torch.tensor([0.5, 0.2, 0.4, 0.9, 0.1, 0.2, 0.3, 0.8, 0.5, 0.6], dtype=torch.float64)
     path = torch.tensor([0, 1, 1, 0, 2, 2, 2, 3, 0, 3])
-    spans = merge_tokens(path, probs.log().to(torch.float32))
+    spans = merge_tokens(path, probs)
     assert [(s.token, s.start, s.end) for s in spans] == [
         (1, 1, 3),
         (2, 4, 7),
@@ -527,20 +527,21 @@ def test_merge_tokens_runs_and_scores() -> None:
     ]
     for s in spans:
         expected = float(probs[s.start : s.end].mean())
-        assert s.score == pytest.approx(expected, rel=1e-6)
+        assert s.score == pytest.approx(expected, rel=1e-12)
         assert len(s) == s.end - s.start
 
 
 def test_merge_tokens_blank_not_zero_and_edges() -> None:
-    scores = torch.zeros(5)
+    scores = torch.ones(5)
     assert merge_tokens(torch.tensor([2, 2, 0, 2, 1]), scores, blank=2) == [
         TokenSpan(0, 2, 3, 1.0),
         TokenSpan(1, 4, 5, 1.0),
     ]
     assert merge_tokens(torch.full((5,), 2), scores, blank=2) == []
     assert merge_tokens(torch.zeros(0, dtype=torch.int64), torch.zeros(0)) == []
-    # unnormalised scores (log-prob > 0) are clipped into [0, 1]
-    assert merge_tokens(torch.tensor([1]), torch.tensor([2.0]))[0].score == 1.0
+    # scores are averaged as given: log-probs stay log-probs, values above 1 are not clipped
+    assert merge_tokens(torch.tensor([1]), torch.tensor([2.0]))[0].score == 2.0
+    assert merge_tokens(torch.tensor([1, 1]), torch.tensor([-1.0, -2.0]))[0].score == -1.5
 
 
 @pytest.mark.parametrize(
@@ -558,12 +559,12 @@ def test_merge_tokens_rejects_bad_shapes(path, scores) -> None:
 
 @pytest.mark.parametrize("group", ["repeats", "star"])
 def test_spans_match_targets_on_golden(golden: Path, group: str) -> None:
-    """One span per target token, in order, inside the frames, with scores in [0, 1]."""
+    """One span per target token, in order, inside the frames, with probabilities in [0, 1]."""
     for c in golden_cases(group)[:40]:
         blank = int(c["blank"])
         lp = torch.from_numpy(c["log_probs"])[None]
         paths, scores = forced_align(lp, torch.from_numpy(c["targets"])[None], blank=blank)
-        spans = merge_tokens(paths[0], scores[0], blank=blank)
+        spans = merge_tokens(paths[0], scores[0].exp(), blank=blank)
         assert [s.token for s in spans] == c["targets"].tolist()
         assert all(0 <= s.start < s.end <= lp.shape[1] and 0.0 <= s.score <= 1.0 for s in spans)
         assert all(a.end <= b.start for a, b in zip(spans[:-1], spans[1:], strict=True))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from .spans import merge_tokens, token_spans_to_words
-from .words import min_frames
+from .words import frame_probs, min_frames, token_prob
 
 __all__ = ["ChunkAligner", "Found", "Unit", "align_chunk", "fit_prefix", "window_cells"]
 
@@ -91,7 +91,7 @@ class ChunkAligner:
         paths, scores = forced_align(
             self.window(lo, hi).unsqueeze(0), torch.tensor([targets], dtype=torch.int64), blank=self.blank
         )
-        spans = merge_tokens(paths[0], scores[0], blank=self.blank)
+        spans = merge_tokens(paths[0], frame_probs(scores[0]), blank=self.blank)
         groups = token_spans_to_words(spans, counts)
         found: dict[int, Found] = {}
         for k, u in enumerate(units):
@@ -105,8 +105,9 @@ class ChunkAligner:
                 pos += count
                 if not ws:
                     continue
-                score = sum(s.score for s in ws) / len(ws)
-                total += sum(s.score for s in ws)
+                probs = [token_prob(s) for s in ws]
+                score = sum(probs) / len(ws)
+                total += sum(probs)
                 n += len(ws)
                 words.append((text, lo + ws[0].start, lo + ws[-1].end, score))
                 where.append(i)
