@@ -119,13 +119,15 @@ def lsm(frames: int, classes: int, dtype: torch.dtype = torch.float32, *, gen: t
 
 
 def check_item(paths, scores, lp, tg, blank, b=0, frames=None, tokens=None):
-    """Assert item b's path is a valid alignment of its targets, with input-taken scores."""
+    """Assert item b's path is a valid alignment of its targets, with input-taken scores in
+    torchaudio's dtypes (paths as the targets, scores as log_probs)."""
     frames = lp.shape[1] if frames is None else frames
     tokens = tg.shape[1] if tokens is None else tokens
+    assert paths.dtype == tg.dtype and scores.dtype == lp.dtype
     path = paths[b].numpy()
     assert collapse(path[:frames], blank) == tg[b, :tokens].tolist()
     assert (path[frames:] == blank).all()
-    gathered = lp[b, torch.arange(frames), paths[b, :frames]].to(torch.float32)
+    gathered = lp[b, torch.arange(frames), paths[b, :frames].long()]
     assert torch.equal(scores[b, :frames], gathered)
     assert (scores[b, frames:] == 0).all()
 
@@ -147,7 +149,7 @@ def test_golden_optimal_paths(golden: Path, group: str) -> None:
         for dtype in (torch.float64, torch.float32):
             lp = torch.from_numpy(lp32)[None].to(dtype)
             paths, scores = forced_align(lp, tg, blank=blank)
-            assert paths.dtype == torch.int64 and scores.dtype == torch.float32
+            assert paths.dtype == tg.dtype and scores.dtype == dtype  # torchaudio's dtypes
             assert paths.shape == scores.shape == (1, lp32.shape[0])
             path = paths[0].numpy()
             assert collapse(path, blank) == targets, (group, i, dtype)
@@ -283,7 +285,8 @@ def test_errors_json(golden: Path, entry: dict) -> None:
     if ERRORS_EXPECTED[ident] == "error":
         with pytest.raises(AlignmentError, match=ERROR_MESSAGES.get(ident)) as info:
             forced_align(lp, tg, **kw)
-        assert isinstance(info.value, ValueError) and str(info.value)
+        assert isinstance(info.value, ValueError) and isinstance(info.value, RuntimeError)
+        assert str(info.value)
         return
 
     paths, scores = forced_align(lp, tg, **kw)
