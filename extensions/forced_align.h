@@ -15,8 +15,10 @@
 //                 auto picks full unless an item's back-pointers exceed memory_budget divided
 //                 by the number of items aligned at once.  CUDA has full only (auto = full,
 //                 checkpoint is an error).
-// Returns paths (B, T) int64 (blank at frames >= T_b) and scores (B, T) float32, the input's
-// log-prob of each frame's label (0 beyond T_b, 0 for a star frame).
+// Returns paths (B, T) int64 (blank at frames >= T_b) and scores (B, T) in the accumulation
+// type (float64 for float64 input, else float32), the input's log-prob of each frame's label
+// (0 beyond T_b, 0 for a star frame).  The Python wrapper (subalign/align/_extension.py) hands
+// them back in torchaudio's dtypes: paths as the targets, scores as log_probs.
 //
 // Result: the Viterbi path over blank, y1, blank, ..., yL, blank, with the true maximum at every
 // cell and the tie preference stay > advance > skip; at the last frame the last token beats

@@ -288,7 +288,7 @@ struct Scratch {
 template <typename scalar_t, typename acc_t>
 class Aligner {
  public:
-  Aligner(const Problem& p, const scalar_t* lp, int64_t* paths, float* scores, Isa isa,
+  Aligner(const Problem& p, const scalar_t* lp, int64_t* paths, acc_t* scores, Isa isa,
           int64_t concurrency)
       : p_(p), lp_(lp), paths_(paths), scores_(scores), step_(step_function<acc_t>(isa)),
         concurrency_(concurrency) {}
@@ -299,10 +299,10 @@ class Aligner {
     const scalar_t* lp = lp_ + b * p_.T * C;
     const int64_t* y = p_.targets.const_data_ptr<int64_t>() + b * p_.L;
     int64_t* path = paths_ + b * p_.T;
-    float* score = scores_ + b * p_.T;
+    acc_t* score = scores_ + b * p_.T;
     for (int64_t t = T; t < p_.T; ++t) {
       path[t] = p_.blank;
-      score[t] = 0.f;
+      score[t] = acc_t(0);
     }
     if (T == 0) return true;
     if (L == 0) return all_blank(lp, T, path, score);
@@ -459,20 +459,21 @@ class Aligner {
   }
 
   void emit(const scalar_t* lp, const int64_t* y, int64_t t, int64_t k, bool tok, int64_t* path,
-            float* score) const {
+            acc_t* score) const {
     const int64_t label = tok ? y[k] : p_.blank;
     path[t] = label;
-    score[t] = (tok && p_.star >= 0 && label == p_.star) ? 0.f : static_cast<float>(lp[t * p_.C + label]);
+    score[t] = (tok && p_.star >= 0 && label == p_.star) ? acc_t(0)
+                                                         : static_cast<acc_t>(lp[t * p_.C + label]);
   }
 
   // L = 0: the only path is all blank; it is dead if the running sum reaches -inf.
-  bool all_blank(const scalar_t* lp, int64_t T, int64_t* path, float* score) const {
+  bool all_blank(const scalar_t* lp, int64_t T, int64_t* path, acc_t* score) const {
     acc_t sum = 0;
     for (int64_t t = 0; t < T; ++t) {
       const scalar_t v = lp[t * p_.C + p_.blank];
       sum += static_cast<acc_t>(v);
       path[t] = p_.blank;
-      score[t] = static_cast<float>(v);
+      score[t] = static_cast<acc_t>(v);
     }
     return sum > -std::numeric_limits<acc_t>::infinity();
   }
@@ -480,7 +481,7 @@ class Aligner {
   const Problem& p_;
   const scalar_t* lp_;
   int64_t* paths_;
-  float* scores_;
+  acc_t* scores_;
   StepFn<acc_t> step_;
   int64_t concurrency_;
 };
@@ -497,7 +498,9 @@ std::tuple<at::Tensor, at::Tensor> forced_align_cpu(const at::Tensor& log_probs,
                              memory_budget);
   const at::Tensor lp = log_probs.detach().contiguous();
   at::Tensor paths = at::empty({p.B, p.T}, lp.options().dtype(at::kLong));
-  at::Tensor scores = at::empty({p.B, p.T}, lp.options().dtype(at::kFloat));
+  // Scores in the accumulation type: float64 for float64 input, else float32 (exact for halves).
+  at::Tensor scores = at::empty(
+      {p.B, p.T}, lp.options().dtype(lp.scalar_type() == at::kDouble ? at::kDouble : at::kFloat));
   std::vector<uint8_t> dead(p.B, 0);
 
   // Longest items first, handed out one at a time, so threads finish together.
@@ -513,7 +516,7 @@ std::tuple<at::Tensor, at::Tensor> forced_align_cpu(const at::Tensor& log_probs,
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, lp.scalar_type(), "forced_align", [&] {
     using acc_t = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
     const Aligner<scalar_t, acc_t> aligner(p, lp.const_data_ptr<scalar_t>(),
-                                           paths.data_ptr<int64_t>(), scores.data_ptr<float>(),
+                                           paths.data_ptr<int64_t>(), scores.data_ptr<acc_t>(),
                                            isa, workers);
     std::atomic<int64_t> next{0};
     at::parallel_for(0, workers, 1, [&](int64_t w0, int64_t w1) {

@@ -67,7 +67,9 @@ std::tuple<at::Tensor, at::Tensor> forced_align_cuda(const at::Tensor& log_probs
   }
 
   at::Tensor paths = at::empty({p.B, p.T}, i64.device(device));
-  at::Tensor scores = at::empty({p.B, p.T}, lp.options().dtype(at::kFloat));
+  // Scores in the accumulation type: float64 for float64 input, else float32 (exact for halves).
+  at::Tensor scores = at::empty(
+      {p.B, p.T}, lp.options().dtype(lp.scalar_type() == at::kDouble ? at::kDouble : at::kFloat));
   at::Tensor dead = at::zeros({p.B}, lp.options().dtype(at::kInt));
   at::Tensor bits = at::empty({std::max<int64_t>(words, 1)}, lp.options().dtype(at::kInt));
   at::Tensor band = at::empty({p.B * (2 * p.L + 1)}, i64.device(device));
@@ -97,7 +99,7 @@ std::tuple<at::Tensor, at::Tensor> forced_align_cuda(const at::Tensor& log_probs
     args.band = band.data_ptr<int64_t>();
     args.frame_info = info.data_ptr<int64_t>();
     args.paths = paths.data_ptr<int64_t>();
-    args.scores = scores.data_ptr<float>();
+    args.scores = scores.data_ptr<acc_t>();
     args.dead = dead.data_ptr<int32_t>();
     args.T = p.T;
     args.C = p.C;

@@ -10,8 +10,8 @@
 // backtracks on the device; nothing comes back to the host until the caller reads the result.
 #pragma once
 
-// SUBALIGN_EMULATE_CUDA: compiled as plain C++ by emulate_cuda.cpp (a test harness that runs
-// the kernel on CPU threads); the CUDA headers, half types and the launch are left out.
+// SUBALIGN_EMULATE_CUDA: compiled as plain C++ by tests/cuda_emulator/emulate_cuda.cpp (a test
+// harness that runs the kernel on CPU threads); the CUDA headers, half types and the launch are left out.
 #if !defined(SUBALIGN_EMULATE_CUDA)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -50,7 +50,7 @@ struct Params {
   int64_t* band;                  // (B, 2L + 1) scratch: first_blank then last_tok
   int64_t* frame_info;            // (B, T, kInfo) scratch
   int64_t* paths;                 // (B, T) out
-  float* scores;                  // (B, T) out
+  acc_t* scores;                  // (B, T) out, in the accumulation type
   int32_t* dead;                  // (B,) out: 1 when no alignment has a finite score
   int64_t T, C, L, blank, star, stride;
   bool shared_alpha;              // alpha rows in dynamic shared memory instead of `alpha`
@@ -83,10 +83,11 @@ __device__ __forceinline__ acc_t emission(const Params<scalar_t, acc_t>& p, cons
 template <typename scalar_t, typename acc_t>
 __device__ __forceinline__ void emit(const Params<scalar_t, acc_t>& p, const scalar_t* lp,
                                      const int64_t* y, int64_t t, int64_t k, bool tok,
-                                     int64_t* path, float* score) {
+                                     int64_t* path, acc_t* score) {
   const int64_t label = tok ? y[k] : p.blank;
   path[t] = label;
-  score[t] = (tok && p.star >= 0 && label == p.star) ? 0.f : static_cast<float>(widen(lp[t * p.C + label]));
+  score[t] = (tok && p.star >= 0 && label == p.star) ? acc_t(0)
+                                                     : static_cast<acc_t>(widen(lp[t * p.C + label]));
 }
 
 template <typename scalar_t, typename acc_t>
@@ -97,12 +98,12 @@ __global__ void forced_align_kernel(Params<scalar_t, acc_t> p) {
   const scalar_t* lp = p.log_probs + b * p.T * p.C;
   const int64_t* y = p.targets + b * p.L;
   int64_t* path = p.paths + b * p.T;
-  float* score = p.scores + b * p.T;
+  acc_t* score = p.scores + b * p.T;
   const acc_t neg = negative_infinity<acc_t>();
 
   for (int64_t t = T + tid; t < p.T; t += nthreads) {
     path[t] = p.blank;
-    score[t] = 0.f;
+    score[t] = acc_t(0);
   }
   if (tid == 0) p.dead[b] = 0;
   if (T == 0) return;

@@ -1,8 +1,9 @@
 // forced_align_op.cpp: the op's schema and its validation, shared by the CPU and CUDA kernels.
 //
 // Every check runs here, before either kernel allocates anything proportional to the trellis.
-// Messages match the PyTorch reference (subalign/align/viterbi.py) so that both backends report
-// the same problem in the same words; the Python wrapper turns them into AlignmentError.
+// The Python wrapper runs the same checks first (subalign/align/checks.py, shared with the
+// reference); these guard direct callers of torch.ops.subalign.forced_align, in the same words
+// (tests/test_extension.py compares them).
 #include "forced_align.h"
 #include "trellis.h"
 
@@ -52,20 +53,25 @@ bool is_length_type(at::ScalarType type) {
          type == at::kLong;
 }
 
+// `what`, `axis` and `tensor` name the mismatch, the axis and the padded tensor in messages.
 std::vector<int64_t> lengths_of(const at::Tensor& value, const char* name, int64_t batch,
-                                int64_t limit, const char* axis) {
+                                int64_t limit, const char* what, const char* axis,
+                                const char* tensor) {
   TORCH_CHECK_VALUE(is_length_type(value.scalar_type()), name,
                     " must have an integer dtype, got ", dtype_str(value.scalar_type()));
   at::Tensor v = value;
   if (v.dim() == 0 && batch == 1) v = v.reshape({1});
-  TORCH_CHECK_VALUE(v.dim() == 1 && v.size(0) == batch, name, " must have shape (", batch,
-                    ",), got ", shape_str(v.sizes()));
+  TORCH_CHECK_VALUE(v.dim() == 1, name, " must be 1-D, one length per item (shape (", batch,
+                    ",)), got shape ", shape_str(v.sizes()));
+  TORCH_CHECK_VALUE(v.size(0) == batch, name, " must have shape (", batch, ",), got ",
+                    shape_str(v.sizes()));
   at::Tensor host = v.detach().to(at::kCPU, at::kLong).contiguous();
   const int64_t* p = host.data_ptr<int64_t>();
   std::vector<int64_t> out(p, p + batch);
   for (int64_t b = 0; b < batch; ++b) {
     TORCH_CHECK_VALUE(out[b] >= 0 && out[b] <= limit, name, "[", b, "] = ", out[b],
-                      " is outside [0, ", limit, "] (the ", axis, " of the padded tensor)");
+                      " is outside [0, ", limit, "], the ", axis, " of the padded ", tensor,
+                      " (", what, " length mismatch)");
   }
   return out;
 }
@@ -130,10 +136,11 @@ Problem validate(const at::Tensor& log_probs, const at::Tensor& targets,
   const auto lp_type = log_probs.scalar_type();
   TORCH_CHECK_VALUE(lp_type == at::kHalf || lp_type == at::kBFloat16 || lp_type == at::kFloat ||
                         lp_type == at::kDouble,
-                    "log_probs must be float16, bfloat16, float32 or float64, got ",
+                    "log_probs must be float64, float32 or float16 (or bfloat16, which subalign "
+                    "also takes), got ",
                     dtype_str(lp_type));
   TORCH_CHECK_VALUE(targets.scalar_type() == at::kInt || targets.scalar_type() == at::kLong,
-                    "targets must be int32 or int64, got ", dtype_str(targets.scalar_type()));
+                    "targets must be int32 or int64 type, got ", dtype_str(targets.scalar_type()));
   TORCH_CHECK_VALUE(log_probs.is_cpu() || log_probs.is_cuda(),
                     "log_probs must be on the CPU or a CUDA device, got ", log_probs.device());
   for (const at::Tensor* t : {&targets, &input_lengths, &target_lengths}) {
@@ -151,7 +158,8 @@ Problem validate(const at::Tensor& log_probs, const at::Tensor& targets,
   TORCH_CHECK_VALUE(p.C > 0, "log_probs has no classes (C = 0)");
   TORCH_CHECK_VALUE(p.T > 0, "log_probs has no frames (T = 0): there is nothing to align");
   TORCH_CHECK_VALUE(blank >= 0 && blank < p.C, "blank = ", blank, " is outside [0, ", p.C,
-                    ") (the number of classes)");
+                    "): blank must be within [0, num classes), and log_probs has ", p.C,
+                    " classes");
   TORCH_CHECK_VALUE(star == -1 || (star >= 0 && star <= p.C && star != blank), "star = ", star,
                     " must be -1 (none) or a class in [0, ", p.C, "] other than blank (", blank,
                     ")");
@@ -162,8 +170,10 @@ Problem validate(const at::Tensor& log_probs, const at::Tensor& targets,
   p.star = star;
   p.mode = static_cast<Mode>(mode);
   p.memory_budget = memory_budget;
-  p.input_lengths = lengths_of(input_lengths, "input_lengths", p.B, p.T, "frame count");
-  p.target_lengths = lengths_of(target_lengths, "target_lengths", p.B, p.L, "token count");
+  p.input_lengths =
+      lengths_of(input_lengths, "input_lengths", p.B, p.T, "input", "frame count", "log_probs");
+  p.target_lengths =
+      lengths_of(target_lengths, "target_lengths", p.B, p.L, "target", "token count", "targets");
 
   p.targets = targets.detach().to(at::kCPU, at::kLong).contiguous();
   const int64_t* tg = p.targets.const_data_ptr<int64_t>();
@@ -172,11 +182,13 @@ Problem validate(const at::Tensor& log_probs, const at::Tensor& targets,
     for (int64_t k = 0; k < p.target_lengths[b]; ++k) {
       const int64_t v = y[k];
       if (star >= 0 && v == star) continue;  // the wildcard needs no column
-      TORCH_CHECK_VALUE(v >= 0 && v < p.C && v != blank, "item ", b, ": target ", k, " = ", v,
-                        v == blank ? " is the blank id"
-                                   : " is outside [0, " + std::to_string(p.C) + ")",
-                        "; target ids must be classes of log_probs other than blank (", blank,
-                        ")");
+      TORCH_CHECK_VALUE(
+          v >= 0 && v < p.C && v != blank, "item ", b, ": target ", k, " = ", v,
+          v == blank ? " is the blank id: a targets Tensor shouldn't contain blank index " +
+                           std::to_string(blank)
+                     : " is outside [0, " + std::to_string(p.C) +
+                           "): targets values must be less than the CTC dimension (" +
+                           std::to_string(p.C) + " classes) and not negative");
     }
   }
   for (int64_t b = 0; b < p.B; ++b) {
@@ -186,7 +198,8 @@ Problem validate(const at::Tensor& log_probs, const at::Tensor& targets,
     const int64_t need = p.target_lengths[b] + repeats;
     TORCH_CHECK_VALUE(p.input_lengths[b] >= need, "item ", b, ": ", p.target_lengths[b],
                       " tokens (+", repeats, " repeats) need at least ", need,
-                      " frames, got ", p.input_lengths[b]);
+                      " frames, got ", p.input_lengths[b],
+                      "; the targets length is too long for CTC over that many frames");
   }
   check_values(log_probs, p);
   return p;

@@ -19,10 +19,12 @@ class TranscriptError(SubalignError):
     """The transcript or subtitle text is missing, empty, undecodable or cannot fit the audio."""
 
 
-class AlignmentError(SubalignError, ValueError):
+class AlignmentError(SubalignError, ValueError, RuntimeError):
     """The forced aligner got inputs it cannot align (shapes, ranges, too many tokens).
 
-    Also a ValueError, so library code written against torchaudio's forced_align keeps working.
+    Also a ValueError and a RuntimeError: torchaudio's forced_align raises ValueError for a
+    blank or out-of-range target id and RuntimeError for the rest, so code written against it
+    keeps catching our errors whichever it catches.
     """
 
 

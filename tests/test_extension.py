@@ -3,7 +3,7 @@
 Oracles: the golden vectors (float64 optimum, torchaudio's paths) and the PyTorch reference
 ``subalign.align.viterbi.forced_align``, which the op must match exactly (paths, scores and
 error messages).  The CUDA kernel is compile-checked with nvcc and, with no GPU, run on CPU
-threads by extensions/emulate_cuda.cpp; the real-GPU tests skip without one.
+threads by tests/cuda_emulator/emulate_cuda.cpp; the real-GPU tests skip without one.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from subalign.errors import AlignmentError
 
 ext = importlib.import_module("subalign.align._extension")
 EXT_DIR = REPO / "extensions"
+EMULATOR = Path(__file__).resolve().parent / "cuda_emulator" / "emulate_cuda.cpp"
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -50,24 +51,34 @@ def op():
 
 
 def run_both(*args, options=None, **kwargs):
-    """(reference result or error text, extension result or error text); `options` go to the
-    extension only (mode, star, memory_budget)."""
+    """(reference result or error text, extension result or error text); `options` (mode, star,
+    memory_budget) go to both: the reference checks mode and memory_budget and ignores them."""
     out = []
-    for fn, extra in ((reference, {}), (ext.forced_align_ext, options or {})):
+    for fn in (reference, ext.forced_align_ext):
         try:
-            out.append(fn(*args, **kwargs, **extra))
+            out.append(fn(*args, **kwargs, **(options or {})))
         except AlignmentError as exc:
             out.append(f"AlignmentError: {exc}")
     return out
 
 
 def assert_same(ref, got):
+    """Same paths and scores, bit for bit, in the same dtypes."""
     if isinstance(ref, str) or isinstance(got, str):
         assert ref == got
         return
-    assert got[0].dtype == torch.int64 and got[1].dtype == torch.float32
+    assert got[0].dtype == ref[0].dtype and got[1].dtype == ref[1].dtype
     assert torch.equal(ref[0], got[0]), (ref[0] != got[0]).nonzero()[:5]
     assert torch.equal(ref[1], got[1])
+
+
+def as_emulated(ref):
+    """A reference result in the emulator's output dtypes: int64 paths, scores in the
+    accumulation type (float64 for float64 log-probs, else float32)."""
+    if isinstance(ref, str):
+        return ref
+    acc = torch.float64 if ref[1].dtype == torch.float64 else torch.float32
+    return ref[0].to(torch.int64), ref[1].to(acc)
 
 
 def collapse(path: np.ndarray, blank: int) -> list[int]:
@@ -194,6 +205,13 @@ def test_golden_star_as_native_wildcard(op):
         )
         assert torch.equal(path, with_column[0])
         assert torch.equal(scores, with_column[1])
+        by_reference = reference(
+            torch.from_numpy(np.ascontiguousarray(lp[:, :star]))[None],
+            torch.from_numpy(tg)[None],
+            blank=blank,
+            star=star,
+        )
+        assert_same(by_reference, (path, scores))
         opt = float(c["opt_score"])
         assert opt - math.fsum(scores[0].double().tolist()) <= 1e-6 * max(1.0, abs(opt))
 
@@ -272,11 +290,9 @@ def test_star_wildcard_matches_a_zero_column(op, case, where):
     else:
         column[:, :, star] = 0.0
     ref = run_both(column, tg, il, tl, blank)[0]
-    try:
-        got = ext.forced_align_ext(lp, tg, il, tl, blank, star=star)
-    except AlignmentError as exc:
-        got = f"AlignmentError: {exc}"
+    star_ref, got = run_both(lp, tg, il, tl, blank, options={"star": star})
     assert_same(ref, got)
+    assert_same(star_ref, got)
 
 
 @PROPERTY
@@ -473,6 +489,27 @@ def test_raw_op_rejects_bad_input_without_crashing(op):
             op(*args)
 
 
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        n
+        for n, (_, tg, kw) in BAD_INPUTS.items()
+        if isinstance(tg, torch.Tensor) and not isinstance(kw.get("blank"), bool)
+    ),
+)
+def test_raw_op_says_what_the_wrapper_says(op, name):
+    """The op's own guard (C++) and the wrapper's check (checks.py) word each mistake alike."""
+    lp, tg, kw = BAD_INPUTS[name]
+    batch, frames = (lp.shape[0], lp.shape[1]) if lp.dim() == 3 else (1, 1)
+    lengths = [torch.as_tensor(kw.get(key, torch.full((batch,), size)))
+               for key, size in (("input_lengths", frames), ("target_lengths", tg.shape[-1]))]
+    with pytest.raises(AlignmentError) as wrapped:
+        ext.forced_align_ext(lp, tg, **kw)
+    with pytest.raises(ValueError) as raw:
+        op(lp, tg, *lengths, kw.get("blank", 0))
+    assert str(raw.value).splitlines()[0] == str(wrapped.value)
+
+
 def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -656,7 +693,7 @@ def emulator(tmp_path_factory):
             "-O1",
             "-pthread",
             f"-I{EXT_DIR}",
-            str(EXT_DIR / "emulate_cuda.cpp"),
+            str(EMULATOR),
             "-o",
             str(exe),
         ],
@@ -699,12 +736,12 @@ def emulate(exe, lp, tg, il, tl, blank, star=-1, threads=0, shared=False):
         [str(exe)], input=data, capture_output=True, check=True, timeout=120
     ).stdout
     n = batch * frames
+    acc = np.float64 if lp.dtype == np.float64 else np.float32  # scores in the accumulation type
+    end = 8 * n + np.dtype(acc).itemsize * n
     return (
         torch.from_numpy(np.frombuffer(out[: 8 * n], np.int64).reshape(batch, frames).copy()),
-        torch.from_numpy(
-            np.frombuffer(out[8 * n : 12 * n], np.float32).reshape(batch, frames).copy()
-        ),
-        np.frombuffer(out[12 * n :], np.int32),
+        torch.from_numpy(np.frombuffer(out[8 * n : end], acc).reshape(batch, frames).copy()),
+        np.frombuffer(out[end:], np.int32),
     )
 
 
@@ -726,7 +763,7 @@ def test_cuda_kernel_on_emulated_threads(emulator, case, threads, double, shared
             assert dead.any()
         return  # other errors are the host's job (validate), not the kernel's
     assert not dead.any()
-    assert_same(ref, (paths, scores))
+    assert_same(as_emulated(ref), (paths, scores))
 
 
 def test_cuda_kernel_star_on_emulated_threads(emulator):
@@ -738,6 +775,7 @@ def test_cuda_kernel_star_on_emulated_threads(emulator):
     assert not dead.any()
     column = torch.cat([lp, torch.zeros(2, 50, 1)], dim=2)
     assert_same(reference(column, tg, il, tl), (paths, scores))
+    assert_same(reference(lp, tg, il, tl, star=6), (paths, scores))
 
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
@@ -755,8 +793,8 @@ def test_cuda_matches_reference(op, case, dtype):
     if isinstance(ref, str) or isinstance(got, str):
         assert ref == got
     else:
-        assert got[0].is_cuda
-        assert_same(ref, (got[0].cpu(), got[1].cpu()))
+        assert got[0].is_cuda and ref[0].is_cuda  # both hand results back on log_probs' device
+        assert_same((ref[0].cpu(), ref[1].cpu()), (got[0].cpu(), got[1].cpu()))
 
 
 @cuda

@@ -5,9 +5,10 @@ The C++ (and, where CUDA works, CUDA) sources are compiled on first use with
 on the sources, the torch version and the build flavour, under a file lock so that parallel
 processes build once.  Nothing here raises on import: when the compiler is missing or the build
 fails, ``load_op()`` returns None, remembers why, and ``backend()`` reports the reference.
-``SUBALIGN_NO_EXTENSION=1`` forces the reference.  The op has exactly the contract and answers
-of ``subalign.align.viterbi.forced_align`` (the fallback and test oracle) and adds options:
-``mode`` (full back-pointers or checkpoint/recompute), ``memory_budget`` and a ``star`` class.
+``SUBALIGN_NO_EXTENSION=1`` forces the reference.  The wrapper validates with the reference's
+``check_inputs`` and gives exactly the answers of ``subalign.align.viterbi.forced_align`` (the
+fallback and test oracle); only its ``mode`` (full back-pointers or checkpoint/recompute) and
+``memory_budget`` options change anything: its memory use.
 """
 
 from __future__ import annotations
@@ -20,15 +21,14 @@ import platform
 import shutil
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from subalign.errors import AlignmentError
 
-from .viterbi import _length_tensor
+from .checks import MODES, AlignmentInputs, entry_point
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
@@ -41,9 +41,7 @@ __all__ = [
 #: Back-pointer bytes that ``mode="auto"`` may spend on one call before it checkpoints.
 DEFAULT_MEMORY_BUDGET = 1 << 30
 
-_MODES = {"auto": 0, "full": 1, "checkpoint": 2}
-_FLOAT_TYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-_INDEX_TYPES = (torch.int32, torch.int64)
+_MODES = {name: code for code, name in enumerate(MODES)}  # the op's codes: 0 auto, 1 full, 2 checkpoint
 _CPP_SOURCES = ("forced_align_op.cpp", "forced_align_cpu.cpp")
 _CUDA_SOURCES = ("forced_align_cuda.cu",)
 _HEADERS = ("forced_align.h", "trellis.h", "forced_align_kernels.cuh")
@@ -227,9 +225,8 @@ def build_info() -> dict[str, object]:
 
 
 def _memory_budget(value: int | None) -> int:
+    """The byte budget of mode "auto": the argument (checked already), else the environment's."""
     if value is not None:
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-            raise AlignmentError(f"memory_budget must be a byte count >= 0, got {value!r}")
         return int(value)
     text = os.environ.get("SUBALIGN_FA_MEMORY_BUDGET", "").strip().upper()
     if not text:
@@ -243,142 +240,41 @@ def _memory_budget(value: int | None) -> int:
         ) from exc
 
 
-def _lengths(
-    value: torch.Tensor | Sequence[int] | None,
-    name: str,
-    batch: int,
-    limit: int,
-    axis: str,
-) -> np.ndarray:
-    """A lengths argument as a (B,) int64 array; the reference's own checks and words."""
-    return _length_tensor(value, name, batch, limit, limit, axis)
+@entry_point
+def forced_align_ext(inputs: AlignmentInputs) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batched CTC forced alignment with the compiled op; the reference's contract and answers.
 
-
-def _check_targets(
-    tg: np.ndarray, tg_len: np.ndarray, in_len: np.ndarray, classes: int, blank: int, star: int
-) -> None:
-    """Target ids in range and never blank (the star id allowed), and T_b >= L_b + R_b."""
-    batch, max_tokens = tg.shape
-    valid = np.arange(max_tokens)[None, :] < tg_len[:, None]
-    bad = valid & ((tg < 0) | (tg >= classes) | (tg == blank))
-    if star >= 0:
-        bad &= tg != star
-    if bad.any():
-        b, k = (int(i) for i in np.argwhere(bad)[0])
-        value = int(tg[b, k])
-        why = "is the blank id" if value == blank else f"is outside [0, {classes})"
-        raise AlignmentError(
-            f"item {b}: target {k} = {value} {why}; target ids must be classes of log_probs "
-            f"other than blank ({blank})"
-        )
-    if max_tokens > 1:
-        repeats = (valid[:, 1:] & (tg[:, 1:] == tg[:, :-1])).sum(axis=1)
-    else:
-        repeats = np.zeros(batch, dtype=np.int64)
-    short = np.flatnonzero(in_len < tg_len + repeats)
-    if short.size:
-        b = int(short[0])
-        raise AlignmentError(
-            f"item {b}: {int(tg_len[b])} tokens (+{int(repeats[b])} repeats) need at least "
-            f"{int(tg_len[b] + repeats[b])} frames, got {int(in_len[b])}"
-        )
-
-
-def forced_align_ext(
-    log_probs: torch.Tensor,
-    targets: torch.Tensor,
-    input_lengths: torch.Tensor | Sequence[int] | None = None,
-    target_lengths: torch.Tensor | Sequence[int] | None = None,
-    blank: int = 0,
-    *,
-    mode: str = "auto",
-    star: int | None = None,
-    memory_budget: int | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Batched CTC forced alignment with the compiled op; same contract as the reference.
-
-    Args beyond the reference's: ``mode`` "full" keeps 1.5 bits of back-pointer per trellis
-    state inside the reachable band, "checkpoint" keeps alpha every ~sqrt(T) frames and
-    recomputes while backtracking (O(L sqrt T) memory, about twice the time), "auto" takes
-    "full" unless that exceeds ``memory_budget`` bytes ($SUBALIGN_FA_MEMORY_BUDGET, default
-    1 GiB); ``star`` is a wildcard class in [0, C] whose frames score 0 without a log_probs
-    column (C itself needs no column).  Returns (paths (B, T) int64, scores (B, T) float32) on
+    Takes the arguments of ``subalign.forced_align``, checked by the reference's
+    ``check_inputs``.  Only ``mode`` and ``memory_budget`` change anything, and only memory:
+    "full" keeps 1.5 bits of back-pointer per trellis state inside the reachable band,
+    "checkpoint" keeps alpha every ~sqrt(T) frames and recomputes while backtracking (O(L sqrt T)
+    memory, about twice the time, CPU only), "auto" takes "full" unless that exceeds
+    ``memory_budget`` bytes ($SUBALIGN_FA_MEMORY_BUDGET, default 1 GiB).  ``star`` is a wildcard
+    class in [0, C] whose frames score 0 without a log_probs column (C itself needs no column).
+    Returns paths (B, T) in the targets' dtype and scores (B, T) in log_probs' dtype, on
     log_probs' device.  Raises AlignmentError before allocating anything when the input is
-    invalid, and when an item has no finite-score alignment.
+    invalid, and when an item has no finite-score alignment; RuntimeError when the extension is
+    not available.
     """
     op = load_op()
     if op is None:
         raise RuntimeError(f"the forced-align extension is not available: {_state['reason']}")
-    if not isinstance(log_probs, torch.Tensor):
-        raise AlignmentError(f"log_probs must be a torch.Tensor, got {type(log_probs).__name__}")
-    if not isinstance(targets, torch.Tensor):
-        raise AlignmentError(f"targets must be a torch.Tensor, got {type(targets).__name__}")
-    if log_probs.dim() != 3:
-        raise AlignmentError(
-            f"log_probs must be 3-D (batch, frames, classes), got shape {tuple(log_probs.shape)}"
-        )
-    if targets.dim() != 2:
-        raise AlignmentError(
-            f"targets must be 2-D (batch, tokens), got shape {tuple(targets.shape)}"
-        )
-    if log_probs.dtype not in _FLOAT_TYPES:
-        raise AlignmentError(
-            f"log_probs must be float16, bfloat16, float32 or float64, got {log_probs.dtype}"
-        )
-    if targets.dtype not in _INDEX_TYPES:
-        raise AlignmentError(f"targets must be int32 or int64, got {targets.dtype}")
-    device = log_probs.device
-    if device.type not in ("cpu", "cuda"):
-        raise AlignmentError(f"log_probs must be on the CPU or a CUDA device, got {device}")
-    batch, frames, classes = log_probs.shape
-    if targets.shape[0] != batch:
-        raise AlignmentError(
-            f"batch size mismatch: log_probs has {batch} items, targets has {targets.shape[0]}"
-        )
-    if classes == 0:
-        raise AlignmentError("log_probs has no classes (C = 0)")
-    if frames == 0:
-        raise AlignmentError("log_probs has no frames (T = 0): there is nothing to align")
-    if isinstance(blank, bool) or not isinstance(blank, int | np.integer):
-        raise AlignmentError(f"blank must be an int, got {type(blank).__name__}")
-    blank = int(blank)
-    if not 0 <= blank < classes:
-        raise AlignmentError(f"blank = {blank} is outside [0, {classes}) (the number of classes)")
-    if star is None:
-        star_id = -1
-    elif isinstance(star, bool) or not isinstance(star, int | np.integer):
-        raise AlignmentError(f"star must be an int or None, got {type(star).__name__}")
-    elif not 0 <= int(star) <= classes or int(star) == blank:
-        raise AlignmentError(
-            f"star = {star} must be a class in [0, {classes}] other than blank ({blank})"
-        )
-    else:
-        star_id = int(star)
-    if mode not in _MODES:
-        raise AlignmentError(f"mode must be one of {sorted(_MODES)}, got {mode!r}")
-    budget = _memory_budget(memory_budget)
-    in_len = _lengths(input_lengths, "input_lengths", batch, frames, "frame count")
-    tg_len = _lengths(target_lengths, "target_lengths", batch, targets.shape[1], "token count")
-    tg_cpu = targets.detach().to("cpu", torch.int64).contiguous()
-    _check_targets(tg_cpu.numpy(), tg_len, in_len, classes, blank, star_id)
-
-    lp = log_probs.detach()
-    if lp.is_cuda and not _state["cuda"]:
-        lp = lp.cpu()  # built without the CUDA kernel: align on the CPU, return to the device
+    lp = inputs.log_probs
+    if not (lp.is_cpu or (lp.is_cuda and _state["cuda"])):
+        lp = lp.cpu()  # no kernel for this device: align on the CPU, return to the device
     try:
-        paths, scores = op(
+        return op(
             lp,
-            tg_cpu,
-            torch.from_numpy(in_len),
-            torch.from_numpy(tg_len),
-            blank,
-            star_id,
-            _MODES[mode],
-            budget,
+            inputs.targets,
+            torch.from_numpy(inputs.input_lengths),
+            torch.from_numpy(inputs.target_lengths),
+            inputs.blank,
+            inputs.star,
+            _MODES[inputs.mode],
+            _memory_budget(inputs.memory_budget),
         )
     except (RuntimeError, ValueError) as exc:
         raise AlignmentError(_op_message(exc)) from None
-    return paths.to(device), scores.to(device)
 
 
 def _op_message(exc: BaseException) -> str:

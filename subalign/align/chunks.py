@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from .spans import merge_tokens, token_spans_to_words
-from .words import min_frames
+from .words import frame_probs, min_frames, token_prob
 
 __all__ = ["ChunkAligner", "Found", "Unit", "align_chunk", "fit_prefix", "window_cells"]
 
@@ -54,28 +54,24 @@ class Found:
 
 
 class ChunkAligner:
-    """Aligns runs of units against windows of one (T, C) emission matrix with a star column.
+    """Aligns runs of units against windows of one (T, C) emission matrix, with a star.
 
-    The emissions may be stored compactly (float16 for hours of audio); each window is turned
-    into float32 with its star column only when it is aligned.
+    The star is forced_align's virtual wildcard class C: it needs no column, so the emissions
+    stay as stored (float16 for hours of audio) and only the window being aligned is turned
+    into float32.
     """
 
-    def __init__(
-        self, emissions: torch.Tensor, blank: int, separator: int | None, star_logp: float = 0.0
-    ) -> None:
+    def __init__(self, emissions: torch.Tensor, blank: int, separator: int | None) -> None:
         frames, classes = emissions.shape
         self.emissions = emissions
         self.separator = separator
         self.star = classes
         self.blank = blank
         self.frames = frames
-        self.star_logp = float(star_logp)
 
     def window(self, lo: int, hi: int) -> torch.Tensor:
-        """Frames [lo, hi) as float32 log-probs with the star column appended."""
-        part = self.emissions[lo:hi].to(torch.float32)
-        star = torch.full((part.shape[0], 1), self.star_logp, dtype=torch.float32)
-        return torch.cat([part, star], dim=1)
+        """Frames [lo, hi) as float32 log-probs (no copy when they are float32 already)."""
+        return self.emissions[lo:hi].to(torch.float32)
 
     def align(self, units: Sequence[Unit], lo: int, hi: int) -> dict[int, Found]:
         """Align `units` (in order, star between and around them) to frames [lo, hi)."""
@@ -89,9 +85,12 @@ class ChunkAligner:
             targets.append(self.star)
             counts.append(1)
         paths, scores = forced_align(
-            self.window(lo, hi).unsqueeze(0), torch.tensor([targets], dtype=torch.int64), blank=self.blank
+            self.window(lo, hi).unsqueeze(0),
+            torch.tensor([targets], dtype=torch.int64),
+            blank=self.blank,
+            star=self.star,
         )
-        spans = merge_tokens(paths[0], scores[0], blank=self.blank)
+        spans = merge_tokens(paths[0], frame_probs(scores[0]), blank=self.blank)
         groups = token_spans_to_words(spans, counts)
         found: dict[int, Found] = {}
         for k, u in enumerate(units):
@@ -105,8 +104,9 @@ class ChunkAligner:
                 pos += count
                 if not ws:
                     continue
-                score = sum(s.score for s in ws) / len(ws)
-                total += sum(s.score for s in ws)
+                probs = [token_prob(s) for s in ws]
+                score = sum(probs) / len(ws)
+                total += sum(probs)
                 n += len(ws)
                 words.append((text, lo + ws[0].start, lo + ws[-1].end, score))
                 where.append(i)

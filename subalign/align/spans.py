@@ -21,9 +21,11 @@ __all__ = ["merge_tokens", "token_spans_to_words"]
 def merge_tokens(path: torch.Tensor, scores: torch.Tensor, blank: int = 0) -> list[TokenSpan]:
     """Turn one item's frame labels into TokenSpans: one per run of a non-blank label.
 
-    ``path`` is (T,) labels and ``scores`` (T,) their log-probs, as returned by forced_align for
-    one batch item.  A span covers frames [start, end) and scores the mean probability
-    ``exp(log_prob)`` of its frames, clipped to [0, 1] (unnormalised inputs can exceed 1).
+    torchaudio.functional.merge_tokens' contract: ``path`` is (T,) labels and ``scores`` (T,)
+    per-frame values, e.g. ``paths[0]`` and ``scores[0].exp()`` from forced_align for one batch
+    item.  A span covers frames [start, end) and its score is the plain mean of ``scores`` over
+    those frames, exactly as given: pass probabilities to get probabilities (nothing is
+    exponentiated or clipped).  The mean is summed in float64 and rounded to the scores' dtype.
     """
     if not isinstance(path, torch.Tensor) or not isinstance(scores, torch.Tensor):
         raise AlignmentError("merge_tokens takes a path tensor and a scores tensor")
@@ -47,15 +49,17 @@ def merge_tokens(path: torch.Tensor, scores: torch.Tensor, blank: int = 0) -> li
     starts, ends = starts[keep], ends[keep]
     if starts.size == 0:
         return []
-    prob = np.exp(scores.detach().cpu().to(torch.float64).numpy())
-    # Per-span sums (prob[start:end].sum()) in one vectorised reduction.
+    values = scores.detach().cpu()
+    # Per-span sums (values[start:end].sum()) in one vectorised reduction.
     order = np.stack((starts, ends), axis=1).ravel()
-    sums = np.add.reduceat(np.append(prob, 0.0), order)[0::2]
-    means = np.clip(sums / (ends - starts), 0.0, 1.0)
+    sums = np.add.reduceat(np.append(values.to(torch.float64).numpy(), 0.0), order)[0::2]
+    means = torch.from_numpy(sums / (ends - starts))
+    if values.is_floating_point():
+        means = means.to(values.dtype).to(torch.float64)  # the precision torch's mean() keeps
     tokens = labels[starts]
     return [
         TokenSpan(token=int(k), start=int(s), end=int(e), score=float(m))
-        for k, s, e, m in zip(tokens, starts, ends, means, strict=True)
+        for k, s, e, m in zip(tokens, starts, ends, means.tolist(), strict=True)
     ]
 
 

@@ -14,182 +14,24 @@ small machines) make it several times slower.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from subalign.errors import AlignmentError
 
-__all__ = ["AlignmentInputs", "check_inputs", "forced_align"]
+from .checks import AlignmentInputs, check_inputs, entry_point
 
-_FLOAT_TYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-_INDEX_TYPES = (torch.int32, torch.int64)
-_LENGTH_TYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
+__all__ = ["AlignmentInputs", "check_inputs", "forced_align"]
 
 # Frames of emissions gathered per block: bounds the (block, B, L) scratch array.
 _GATHER_ELEMENTS = 1 << 20
 
 
-@dataclass(frozen=True)
-class AlignmentInputs:
-    """Validated inputs of one forced-alignment call, on the CPU, lengths as int64 NumPy arrays.
-
-    ``check_inputs`` builds it, so any backend (this reference or a compiled one) can share
-    the exact same validation and error messages.
-    """
-
-    log_probs: torch.Tensor  # (B, T, C) on the CPU, original float dtype
-    targets: torch.Tensor  # (B, L) int64 on the CPU, padding replaced by a valid class id
-    input_lengths: np.ndarray  # (B,) int64
-    target_lengths: np.ndarray  # (B,) int64
-    blank: int
-    device: torch.device  # where the results go back to
-
-
-def _length_tensor(
-    value: torch.Tensor | Sequence[int] | None,
-    name: str,
-    batch: int,
-    default: int,
-    limit: int,
-    axis: str,
-) -> np.ndarray:
-    """Turn a lengths argument into a (B,) int64 array, checking shape, dtype and range."""
-    if value is None:
-        return np.full(batch, default, dtype=np.int64)
-    if not isinstance(value, torch.Tensor):
-        try:
-            value = torch.as_tensor(value)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise AlignmentError(
-                f"{name} must be a 1-D integer tensor, got {type(value).__name__}"
-            ) from exc
-    if value.dtype not in _LENGTH_TYPES:
-        raise AlignmentError(f"{name} must have an integer dtype, got {value.dtype}")
-    if value.dim() == 0 and batch == 1:
-        value = value.reshape(1)
-    if value.dim() != 1 or value.shape[0] != batch:
-        raise AlignmentError(f"{name} must have shape ({batch},), got {tuple(value.shape)}")
-    lengths = value.detach().cpu().to(torch.int64).numpy()
-    bad = np.flatnonzero((lengths < 0) | (lengths > limit))
-    if bad.size:
-        b = int(bad[0])
-        raise AlignmentError(
-            f"{name}[{b}] = {int(lengths[b])} is outside [0, {limit}] (the {axis} of the padded tensor)"
-        )
-    return lengths
-
-
-def check_inputs(
-    log_probs: torch.Tensor,
-    targets: torch.Tensor,
-    input_lengths: torch.Tensor | Sequence[int] | None = None,
-    target_lengths: torch.Tensor | Sequence[int] | None = None,
-    blank: int = 0,
-) -> AlignmentInputs:
-    """Validate a forced-alignment call and return its inputs in canonical form.
-
-    Everything is checked before the trellis is allocated: ndim, dtypes, batch sizes, the blank
-    id, target ids within each item's length, the lengths, NaN/+inf log-probs inside each item's
-    frames, and feasibility (T_b >= L_b + R_b).  Raises AlignmentError with a message naming the
-    offending item.
-    """
-    if not isinstance(log_probs, torch.Tensor):
-        raise AlignmentError(f"log_probs must be a torch.Tensor, got {type(log_probs).__name__}")
-    if not isinstance(targets, torch.Tensor):
-        raise AlignmentError(f"targets must be a torch.Tensor, got {type(targets).__name__}")
-    if log_probs.dim() != 3:
-        raise AlignmentError(
-            f"log_probs must be 3-D (batch, frames, classes), got shape {tuple(log_probs.shape)}"
-        )
-    if targets.dim() != 2:
-        raise AlignmentError(
-            f"targets must be 2-D (batch, tokens), got shape {tuple(targets.shape)}"
-        )
-    if log_probs.dtype not in _FLOAT_TYPES:
-        raise AlignmentError(
-            f"log_probs must be float16, bfloat16, float32 or float64, got {log_probs.dtype}"
-        )
-    if targets.dtype not in _INDEX_TYPES:
-        raise AlignmentError(f"targets must be int32 or int64, got {targets.dtype}")
-    batch, frames, classes = log_probs.shape
-    if targets.shape[0] != batch:
-        raise AlignmentError(
-            f"batch size mismatch: log_probs has {batch} items, targets has {targets.shape[0]}"
-        )
-    if classes == 0:
-        raise AlignmentError("log_probs has no classes (C = 0)")
-    if frames == 0:
-        raise AlignmentError("log_probs has no frames (T = 0): there is nothing to align")
-    if isinstance(blank, bool) or not isinstance(blank, int | np.integer):
-        raise AlignmentError(f"blank must be an int, got {type(blank).__name__}")
-    blank = int(blank)
-    if not 0 <= blank < classes:
-        raise AlignmentError(f"blank = {blank} is outside [0, {classes}) (the number of classes)")
-    max_tokens = targets.shape[1]
-    in_len = _length_tensor(input_lengths, "input_lengths", batch, frames, frames, "frame count")
-    tg_len = _length_tensor(
-        target_lengths, "target_lengths", batch, max_tokens, max_tokens, "token count"
-    )
-
-    # Target ids: only entries inside each item's length count; padding may hold anything.
-    tg = targets.detach().cpu().to(torch.int64).numpy()
-    valid = np.arange(max_tokens)[None, :] < tg_len[:, None]
-    bad = valid & ((tg < 0) | (tg >= classes) | (tg == blank))
-    if bad.any():
-        b, k = (int(i) for i in np.argwhere(bad)[0])
-        value = int(tg[b, k])
-        why = "is the blank id" if value == blank else f"is outside [0, {classes})"
-        raise AlignmentError(
-            f"item {b}: target {k} = {value} {why}; target ids must be classes of log_probs "
-            f"other than blank ({blank})"
-        )
-    clean = np.where(valid, tg, 0)  # any in-range id: padded states are never read
-
-    # Feasibility: every token needs a frame, and each repeat needs a blank frame between.
-    repeats = (
-        (valid[:, 1:] & (clean[:, 1:] == clean[:, :-1])).sum(axis=1)
-        if max_tokens > 1
-        else np.zeros(batch, dtype=np.int64)
-    )
-    short = np.flatnonzero(in_len < tg_len + repeats)
-    if short.size:
-        b = int(short[0])
-        raise AlignmentError(
-            f"item {b}: {int(tg_len[b])} tokens (+{int(repeats[b])} repeats) need at least "
-            f"{int(tg_len[b] + repeats[b])} frames, got {int(in_len[b])}"
-        )
-
-    # NaN or +inf inside an item's frames make the maximum meaningless; -inf is allowed.
-    cpu_lp = log_probs.detach().cpu()
-    bad_frames = (torch.isnan(cpu_lp) | torch.isposinf(cpu_lp)).any(dim=2).numpy()
-    bad_frames &= np.arange(frames)[None, :] < in_len[:, None]
-    if bad_frames.any():
-        b, t = (int(i) for i in np.argwhere(bad_frames)[0])
-        raise AlignmentError(
-            f"item {b}: log_probs at frame {t} contain NaN or +inf; log-probabilities must be "
-            "finite or -inf"
-        )
-    return AlignmentInputs(
-        log_probs=cpu_lp,
-        targets=torch.from_numpy(np.ascontiguousarray(clean)),
-        input_lengths=in_len,
-        target_lengths=tg_len,
-        blank=blank,
-        device=log_probs.device,
-    )
-
-
-def forced_align(
-    log_probs: torch.Tensor,
-    targets: torch.Tensor,
-    input_lengths: torch.Tensor | Sequence[int] | None = None,
-    target_lengths: torch.Tensor | Sequence[int] | None = None,
-    blank: int = 0,
-) -> tuple[torch.Tensor, torch.Tensor]:
+@entry_point
+def forced_align(inputs: AlignmentInputs) -> tuple[torch.Tensor, torch.Tensor]:
     """Find the most likely CTC alignment of each item's targets to its frames (batched Viterbi).
+
+    Takes the arguments of ``subalign.forced_align`` (see ``check_inputs``):
 
     Args:
         log_probs: (B, T, C) log-probabilities, float16/bfloat16/float32/float64.  Half types
@@ -198,29 +40,36 @@ def forced_align(
         input_lengths: (B,) frames per item (default: all T).  Frames beyond are ignored.
         target_lengths: (B,) tokens per item (default: all L).  Tokens beyond are ignored.
         blank: the blank class id.
+        star: a wildcard class id in [0, C] (not blank), or None: a target equal to it scores
+            log-prob 0 on every frame whatever log_probs holds; C itself needs no column.
+        mode, memory_budget: checked as the extension checks them, then ignored: they only
+            choose how the compiled op stores its back-pointers.
 
     Returns:
-        ``(paths, scores)``: (B, T) int64 frame labels (``blank`` beyond an item's length) and
-        (B, T) float32 log-probs of those labels, taken from the input (0 beyond the length).
+        ``(paths, scores)``: (B, T) frame labels in the targets' dtype (``blank`` beyond an
+        item's length) and (B, T) log-probs of those labels in log_probs' dtype, taken from the
+        input (0 beyond the length and on star frames), on log_probs' device.
 
     Ties go to the true maximum with the preference stay > advance > skip, and at the last frame
-    the last token beats the final blank.  Raises AlignmentError for invalid or infeasible input,
-    including items whose every alignment has a -inf score.  Memory: T * B * (2L + 1) bytes of
-    back-pointers.
+    the last token beats the final blank.  Raises AlignmentError (a ValueError and a
+    RuntimeError) for invalid or infeasible input, including items whose every alignment has a
+    -inf score.  Memory: T * B * (2L + 1) bytes of back-pointers.
     """
-    inputs = check_inputs(log_probs, targets, input_lengths, target_lengths, blank)
-    paths, scores = _viterbi(inputs)
-    return paths.to(inputs.device), scores.to(inputs.device)
+    return _viterbi(inputs)
 
 
 def _viterbi(inputs: AlignmentInputs) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run the forward max-sum pass and the backtrack on validated inputs."""
-    lp_t = inputs.log_probs
+    """Run the forward max-sum pass and the backtrack on validated inputs: int64 paths and
+    scores in log_probs' dtype, on the CPU."""
+    lp_t = inputs.log_probs.cpu()
     acc = torch.float64 if lp_t.dtype == torch.float64 else torch.float32
     lp = lp_t.to(acc).numpy()  # a view when already float32/float64 on the CPU
     dtype = lp.dtype
     tg = inputs.targets.numpy()
     in_len, tg_len, blank = inputs.input_lengths, inputs.target_lengths, inputs.blank
+    # Star tokens read no column (the star may be C itself) and score 0 on every frame.
+    is_star = tg == inputs.star if inputs.star >= 0 else np.zeros(tg.shape, dtype=bool)
+    columns = np.where(is_star, blank, tg)  # any valid column: its value is replaced by 0
     batch, frames, _ = lp.shape
     n_tok = tg.shape[1]
     n_states = 2 * n_tok + 1
@@ -277,7 +126,8 @@ def _viterbi(inputs: AlignmentInputs) -> tuple[torch.Tensor, torch.Tensor]:
             stop = min(frames, t + block)
             for b in range(batch):
                 live_to = max(0, min(stop, int(in_len[b])) - t)
-                e_tok[:live_to, b, :] = np.take(lp[b, t : t + live_to], tg[b], axis=1)
+                e_tok[:live_to, b, :] = np.take(lp[b, t : t + live_to], columns[b], axis=1)
+                e_tok[:live_to, b, is_star[b]] = 0
                 e_tok[live_to:, b, :] = 0
 
         # Blank k: stay, or advance from token k-1 (strictly better only).
@@ -330,7 +180,8 @@ def _viterbi(inputs: AlignmentInputs) -> tuple[torch.Tensor, torch.Tensor]:
     labels = tg[rows[:, None], token_idx] if n_tok else np.zeros_like(states)
     paths = np.where(is_tok, labels, blank)
     paths[~live.T] = blank
-    paths_t = torch.from_numpy(np.ascontiguousarray(paths))
-    scores = torch.gather(lp_t, 2, paths_t.unsqueeze(2)).squeeze(2).to(torch.float32)
-    scores[torch.from_numpy(np.ascontiguousarray(~live.T))] = 0
-    return paths_t, scores
+    on_star = is_tok & is_star[rows[:, None], token_idx] if n_tok else np.zeros_like(is_tok)
+    read = torch.from_numpy(np.where(is_tok, columns[rows[:, None], token_idx], blank) if n_tok else paths)
+    scores = torch.gather(lp_t, 2, read.unsqueeze(2)).squeeze(2)
+    scores[torch.from_numpy(np.ascontiguousarray(~live.T | on_star))] = 0
+    return torch.from_numpy(np.ascontiguousarray(paths)), scores

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 
 from ..errors import TranscriptError
@@ -36,6 +37,22 @@ def pull_strays(own: Sequence[TokenSpan], max_gap: int) -> list[TokenSpan]:
         last, before = spans[-1], spans[-2]
         spans[-1] = TokenSpan(last.token, before.end, before.end + len(last), last.score)
     return spans
+
+
+def frame_probs(scores: torch.Tensor) -> torch.Tensor:
+    """Per-frame probabilities (float64, on the CPU) of forced_align's per-frame log-probs."""
+    return torch.from_numpy(np.exp(scores.detach().cpu().to(torch.float64).numpy()))
+
+
+def token_prob(span: TokenSpan) -> float:
+    """A token span's mean probability clipped to [0, 1] (unnormalised emissions can pass 1)."""
+    return min(1.0, max(0.0, span.score))
+
+
+def word_score(spans: Sequence[TokenSpan]) -> float:
+    """A word's score in [0, 1]: the frame-weighted mean probability of its token spans."""
+    score = sum(token_prob(s) * len(s) for s in spans) / sum(len(s) for s in spans)
+    return min(1.0, max(0.0, score))
 
 
 def min_frames(tokens: Sequence[int]) -> int:
@@ -88,7 +105,7 @@ def align_words(
     A word starts at the first frame of its first token and ends after the last frame of its
     last token, unless `refine` is given: it receives the token spans of the spoken words (and
     the separator span after each, or None) and returns their (start, end) in seconds (see
-    `refine.py`). The score is the mean probability of the word's tokens. A word with no tokens
+    `refine.py`). The score is the frame-weighted mean probability of the word's tokens, in [0, 1]. A word with no tokens
     (nothing pronounceable) gets a zero-length span where the previous word ends, with score 0.
     """
     from . import forced_align  # the public entry point picks the extension or the reference
@@ -103,7 +120,7 @@ def align_words(
     paths, scores = forced_align(
         emissions.unsqueeze(0), torch.tensor([targets], dtype=torch.int64), blank=blank
     )
-    spans = merge_tokens(paths[0], scores[0], blank=blank)
+    spans = merge_tokens(paths[0], frame_probs(scores[0]), blank=blank)
     per_word = token_spans_to_words(spans, counts)
     max_gap = max(2, int(round(STRAY_GAP / frame_seconds)))
     owns = [pull_strays(wspans[: len(toks)], max_gap) for toks, wspans in zip(word_tokens, per_word, strict=True)]
@@ -120,7 +137,6 @@ def align_words(
             words.append(WordSpan(text, cursor, cursor, 0.0))
             continue
         start, end = times.get(i, (own[0].start * frame_seconds, own[-1].end * frame_seconds))
-        score = sum(s.score * len(s) for s in own) / sum(len(s) for s in own)
-        words.append(WordSpan(text, start, end, min(1.0, max(0.0, score))))
+        words.append(WordSpan(text, start, end, word_score(own)))
         cursor = end
     return words

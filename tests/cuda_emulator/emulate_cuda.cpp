@@ -1,14 +1,15 @@
 // emulate_cuda.cpp: runs the CUDA kernel of forced_align_kernels.cuh on the CPU, for tests on
-// machines without a GPU.  Not part of the op.
+// machines without a GPU: test code (tests/test_extension.py builds it), not part of the op.
 //
 // Each CUDA thread of a block is a std::thread; __syncthreads is a block-wide std::barrier and
 // __ballot_sync a warp-wide barrier over a shared vote word, so the kernel's indexing, band
 // walk, ballot packing and device backtrack run exactly as written.  Blocks run one after the
-// other.  Build: g++ -std=c++20 -O1 -pthread -I extensions extensions/emulate_cuda.cpp
+// other.  Build (from the repository root):
+// g++ -std=c++20 -O1 -pthread -I extensions tests/cuda_emulator/emulate_cuda.cpp
 // Input on stdin (little-endian): int64 B, T, C, L, blank, star, is_double, threads (0: the
 // kernel's own choice), shared (alpha rows in "shared memory"); log_probs (B*T*C float32 or float64); targets (B*L int64);
 // input_lengths (B int64); target_lengths (B int64).  Output on stdout: paths (B*T int64),
-// scores (B*T float32), dead (B int32).
+// scores (B*T float32, or float64 when is_double), dead (B int32).
 #include <atomic>
 #include <barrier>
 #include <cstdint>
@@ -110,7 +111,7 @@ int run(int64_t B, int64_t T, int64_t C, int64_t L, int64_t blank, int64_t star,
   std::vector<acc_t> alpha(B * 4 * stride, acc_t(12345));
   std::vector<int64_t> band(B * (2 * L + 1), -7), info(B * T * gpu::kInfo, -7);
   std::vector<int64_t> paths(B * T, -99);
-  std::vector<float> scores(B * T, -99.f);
+  std::vector<acc_t> scores(B * T, acc_t(-99));
   std::vector<int32_t> dead(B, -1);
 
   gpu::Params<acc_t, acc_t> p{};
