@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
-__all__ = ["JobBar", "Progress", "job_progress", "progress_enabled", "stage_progress"]
+__all__ = ["JobBar", "Progress", "StageShares", "job_progress", "progress_enabled", "stage_progress"]
 
 #: ``progress(stage, share)``: the share (0..1) of `stage` done so far.
 Progress = Callable[[str, float], None]
@@ -23,6 +23,29 @@ def progress_enabled(requested: bool = True) -> bool:
     return bool(requested) and sys.stderr.isatty()
 
 
+class StageShares:
+    """The share (0..1) of a whole job done, from the share of each of its stages done: each
+    stage counts for its weight (its usual share of the job's time). Shared by `JobBar` and by
+    callers that pass one overall share on (`subalign.batch` sends it from worker processes)."""
+
+    def __init__(self, weights: Mapping[str, float]) -> None:
+        total = sum(weights.values()) or 1.0
+        self.weights = {k: v / total for k, v in weights.items()}
+        self.done: dict[str, float] = {}
+        self.total = 0.0
+
+    def __call__(self, stage: str, share: float) -> float | None:
+        """Record that `share` of `stage` is done; the job's share done, or None for a stage
+        that is not one of the weights (ignored)."""
+        weight = self.weights.get(stage)
+        if weight is None:
+            return None
+        share = min(1.0, max(0.0, float(share)))
+        self.total += weight * (share - self.done.get(stage, 0.0))
+        self.done[stage] = share
+        return min(1.0, max(0.0, self.total))
+
+
 class JobBar:
     """One tqdm bar on stderr for a whole job: each stage counts for its weight (its usual share
     of the job's time), so the bar moves evenly and its ETA means something."""
@@ -30,19 +53,15 @@ class JobBar:
     def __init__(self, weights: Mapping[str, float], desc: str) -> None:
         from tqdm import tqdm
 
-        total = sum(weights.values()) or 1.0
-        self.weights = {k: v / total for k, v in weights.items()}
-        self.done: dict[str, float] = {}
+        self.shares = StageShares(weights)
         self.bar = tqdm(total=100.0, desc=desc, unit="%", file=sys.stderr, leave=False,
                         dynamic_ncols=True, delay=1.0,
                         bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
 
     def __call__(self, stage: str, share: float) -> None:
-        if stage not in self.weights:
-            return
-        self.done[stage] = min(1.0, max(0.0, float(share)))
-        value = 100.0 * sum(self.weights[k] * v for k, v in self.done.items())
-        self.bar.update(max(0.0, min(100.0, value) - self.bar.n))
+        done = self.shares(stage, share)
+        if done is not None:
+            self.bar.update(max(0.0, 100.0 * done - self.bar.n))
 
     def close(self) -> None:
         self.bar.close()

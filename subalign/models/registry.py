@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import cache
@@ -184,10 +185,12 @@ def load_model(spec: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "au
         if not _positional_ok(factory):
             raise ModelError(f"model {name!r} takes no argument; use --model {name}")
         args = (arg,)
+    started = time.perf_counter()
     try:
         model = factory(*args, **kwargs)
     except ModelError:
         raise
     except ImportError as exc:
         raise ModelError(f"model {name!r} needs a package that is not installed: {exc}") from exc
+    log.debug("loaded model %s in %.2f s", spec, time.perf_counter() - started)
     return adapt_model(model, name if arg is None else f"{name}:{arg}")
