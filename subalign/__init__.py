@@ -7,13 +7,15 @@
 Lower-level pieces: `forced_align` (batched CTC Viterbi, torchaudio's contract), `merge_tokens`,
 `group_cues` (cues that keep a `CueStyle`: `NETFLIX`, `BBC`, `PLAIN`), `check_cues` (the rules
 they still break, as `Finding`s), `load_audio`; re-timing existing subtitles: `read_subtitles`,
-`sync_subtitles`, `write_subtitles`; result types `TokenSpan`, `WordSpan`, `Cue`; errors derive
+`sync_subtitles`, `write_subtitles`; many files at once, on this machine or a Ray cluster:
+`run_batch` (`BatchItem` in, `ItemResult` out); result types `TokenSpan`, `WordSpan`, `Cue`; errors derive
 from `SubalignError`.
 """
 
 __version__ = "0.1.0"
 
 from .align import forced_align, forced_align_backend, merge_tokens  # noqa: E402
+from .batch import BatchItem, ItemResult, run_batch  # noqa: E402
 from .cues import (  # noqa: E402
     BBC,
     NETFLIX,
@@ -45,10 +47,12 @@ __all__ = [
     "PLAIN",
     "Alignment",
     "AlignmentError",
+    "BatchItem",
     "Cue",
     "CueStyle",
     "CueStyleError",
     "Finding",
+    "ItemResult",
     "MediaError",
     "ModelError",
     "OutputError",
@@ -67,6 +71,7 @@ __all__ = [
     "load_audio",
     "merge_tokens",
     "read_subtitles",
+    "run_batch",
     "sync_subtitles",
     "write_output",
     "write_subtitles",

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -22,11 +24,11 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 1
 
 
-def add_job_options(parser: argparse.ArgumentParser, text: str) -> None:
-    """Add what every job on a media file takes: -o, --audio-stream, the model options and
-    --language (of `text`, "the transcript" or "the subtitles")."""
-    parser.add_argument("-o", "--output", required=True, metavar="OUT",
-                        help="output file (.srt, .vtt or .json)")
+def add_job_options(parser: argparse.ArgumentParser, text: str, output: str = "output file (.srt, .vtt or .json)",
+                    metavar: str = "OUT") -> None:
+    """Add what every job on a media file takes: -o (`output` says what it is), --audio-stream,
+    the model options and --language (of `text`, "the transcript" or "the subtitles")."""
+    parser.add_argument("-o", "--output", required=True, metavar=metavar, help=output)
     parser.add_argument("--audio-stream", type=int, default=0, metavar="N",
                         help="which audio stream of MEDIA to use, counting from 0 (default 0)")
     add_model_options(parser)
@@ -130,7 +132,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="text encoding of SUBS (default: detected; UTF-8/16/32, else cp1252)")
     y.add_argument("--force", action="store_true",
                    help="write the result even when too few cues were found in the audio")
-    for q in (p, a, y, m):
+    b = _batch_parser(sub)
+    for q in (p, a, y, m, b):
         q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bars")
         q.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -139,44 +142,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_align(args: argparse.Namespace, progress: bool) -> None:
-    from .formats import check_output_path
-    from .pipeline import align_media
-    from .text import read_text
+    from .jobs import align_file
 
-    if args.audio_stream < 0:
-        raise SubalignError("--audio-stream must be 0 or more")
     style = style_from_arguments(args)
-    inputs = [args.media] + ([args.transcript] if args.transcript != "-" else [])
-    out = check_output_path(args.output, inputs=inputs)
-    text = read_text(args.transcript)
-    result = align_media(args.media, text, language=args.language, audio_stream=args.audio_stream,
-                         progress=progress, style=style, refine=not args.plain_boundaries, long=args.long,
-                         **model_kwargs(args))
-    result.save(out, inputs=inputs)
-    missing = result.missing
-    if missing:
-        print(f"subalign: warning: {_not_found(result.words, missing)}", file=sys.stderr)
+    job = align_file(args.media, args.transcript, args.output, language=args.language,
+                     audio_stream=args.audio_stream, progress=progress, style=style,
+                     refine=not args.plain_boundaries, long=args.long, **model_kwargs(args))
+    result = job.result
+    for line in job.warnings:
+        print(f"subalign: warning: {line}", file=sys.stderr)
     if args.report:
         _print_report(result.report, len(result.cues))
     if progress:
-        print(f"wrote {out} ({len(result.words)} words, {len(result.cues)} cues)", file=sys.stderr)
-
-
-def _not_found(words: Sequence[object], missing: Sequence[int]) -> str:
-    """One line naming the runs of words that were not found in the audio (the first few)."""
-    runs: list[tuple[int, int]] = []
-    for i in missing:
-        if runs and runs[-1][1] == i:
-            runs[-1] = (runs[-1][0], i + 1)
-        else:
-            runs.append((i, i + 1))
-    shown = []
-    for a, b in runs[:4]:
-        text = " ".join(w.text for w in words[a : min(b, a + 8)]) + (" …" if b - a > 8 else "")  # type: ignore[attr-defined]
-        shown.append(f'words {a + 1}–{b} "{text}"' if b - a > 1 else f'word {a + 1} "{text}"')
-    more = f" and {len(runs) - 4} more runs" if len(runs) > 4 else ""
-    return (f"{len(missing)} of {len(words)} words were not found in the audio and have no times "
-            f"(left out of the cues; \"found\": false in JSON): {'; '.join(shown)}{more}")
+        print(f"wrote {job.output} ({len(result.words)} words, {len(result.cues)} cues)", file=sys.stderr)
 
 
 def _print_report(findings: Sequence[object], n_cues: int) -> None:
@@ -214,32 +192,94 @@ def _cmd_models(args: argparse.Namespace) -> None:
 
 
 def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
-    from .formats import check_output_path, read_subtitles
-    from .sync import sync_subtitles
+    from .jobs import sync_file
 
-    if args.audio_stream < 0:
-        raise SubalignError("--audio-stream must be 0 or more")
-    inputs = [args.media, args.subtitles]
-    out = check_output_path(args.output, inputs=inputs)
-    subs = read_subtitles(args.subtitles, encoding=args.encoding)
-    result = sync_subtitles(args.media, subs, language=args.language, audio_stream=args.audio_stream,
-                            progress=progress, **model_kwargs(args))
-    for line in result.warnings:
+    job = sync_file(args.media, args.subtitles, args.output, language=args.language,
+                    audio_stream=args.audio_stream, encoding=args.encoding, force=args.force,
+                    progress=progress, **model_kwargs(args))
+    result = job.result
+    for line in job.warnings:
         print(f"subalign: warning: {line}", file=sys.stderr)
-    if not result.trusted:
-        why = (f"only {result.found} of the {result.spoken} cues with words "
-               f"({result.confidence:.0%}) were found in the audio"
-               if result.spoken else "no cue has words that can be aligned")
-        if not args.force:
-            raise SubalignError(
-                f"{why}; the re-timed subtitles would likely be worse than the input (wrong media, "
-                f"language or subtitle file?), so nothing was written; use --force to write them anyway"
-            )
-        print(f"subalign: warning: {why}; writing anyway (--force)", file=sys.stderr)
-    result.save(out, inputs=inputs)
     if progress:
-        print(f"wrote {out} ({len(result.cues)} cues, {result.found} of {result.spoken} with words "
+        print(f"wrote {job.output} ({len(result.cues)} cues, {result.found} of {result.spoken} with words "
               "found in the audio)", file=sys.stderr)
+
+
+EXIT_SOME_FAILED = 3
+
+
+def _batch_parser(sub: Any) -> argparse.ArgumentParser:
+    """`subalign batch IN -o OUT_DIR`: the options of align and sync, plus how to run the batch."""
+    b = sub.add_parser(
+        "batch",
+        help="align or sync a whole folder (or a manifest) of media files, on this machine or a Ray cluster",
+        description="Run align or sync for every media file of IN and write the outputs to OUT_DIR. "
+        "IN is a folder (each media file paired with the file of the same name beside it: STEM.txt, a "
+        "transcript, is aligned; STEM.srt or .vtt, subtitles, are synced; sub-folders too) or a manifest: "
+        "CSV with a header row, or JSON lines, with the columns media, text or subtitles, and optionally "
+        "output (relative to OUT_DIR) and language. OUT_DIR/batch.json records every item. A rerun skips "
+        "the items whose output is newer than their inputs. Exit status 0 when every item succeeded, 3 "
+        "when some failed, 2 for bad batch input.",
+    )
+    b.add_argument("input", metavar="IN", help="a media folder, or a manifest (.csv, .jsonl)")
+    add_job_options(b, "the transcripts and subtitles", output="output folder (created if missing)",
+                    metavar="OUT_DIR")
+    b.add_argument("--to", default="srt", metavar="FORMAT",
+                   help="output format of items that do not name their output: srt (default), vtt, json")
+    b.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                   help="worker processes (each loads the model once); default: the cores this process "
+                   "may use; with --executor ray, actors (default: one per CPU of the cluster)")
+    b.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local worker processes (default), or Ray actors on a Ray cluster "
+                   "(pip install 'subalign[ray]')")
+    b.add_argument("--ray-address", metavar="ADDR", default=None,
+                   help="the Ray cluster to run on: auto (the one this machine belongs to, after ray "
+                   "start), HOST:PORT, or ray://HOST:PORT; default: start a local Ray instance")
+    b.add_argument("--redo", action="store_true", help="run every item again, even when its output is up to date")
+    b.add_argument("--plain-boundaries", action="store_true",
+                   help="align: keep the plain Viterbi word times (no acoustic boundary refinement)")
+    b.add_argument("--long", action=argparse.BooleanOptionalAction, default=None,
+                   help="align: piece by piece in bounded memory (default: on for media over 10 minutes)")
+    b.add_argument("--encoding", metavar="ENC",
+                   help="sync: text encoding of the subtitles (default: detected)")
+    b.add_argument("--force", action="store_true",
+                   help="sync: write the result even when too few cues were found in the audio")
+    add_style_arguments(b)
+    return b
+
+
+def _cmd_batch(args: argparse.Namespace, progress: bool) -> int:
+    from tqdm import tqdm
+
+    from .batch import BatchInterrupted, run_batch
+
+    style = style_from_arguments(args)
+
+    def show(item: Any) -> None:
+        for line in item.warnings:
+            tqdm.write(f"subalign: warning: {item.media}: {line}", file=sys.stderr)
+        if args.report:
+            for line in item.report:
+                tqdm.write(f"subalign: report: {item.media}: {line}", file=sys.stderr)
+        if item.status == "failed":  # named by its media unless the message names it
+            named = item.error if Path(item.media).name in item.error else f"{item.media}: {item.error}"
+            tqdm.write(f"subalign: error: {named}", file=sys.stderr)
+
+    try:
+        records = run_batch(args.input, args.output, to=args.to, jobs=args.jobs, executor=args.executor,
+                            ray_address=args.ray_address, redo=args.redo, progress=progress, on_item=show,
+                            language=args.language, audio_stream=args.audio_stream, style=style,
+                            refine=not args.plain_boundaries, long=args.long, encoding=args.encoding,
+                            force=args.force, **model_kwargs(args))
+    except KeyboardInterrupt as exc:
+        print("subalign: interrupted; the finished items' outputs are kept, the others were not written; "
+              "run the same command again to go on", file=sys.stderr)
+        return 128 + (exc.signum if isinstance(exc, BatchInterrupted) else signal.SIGINT)
+    counts = {s: sum(r.status == s for r in records) for s in ("ok", "skipped", "failed")}
+    if not getattr(args, "quiet", False):
+        print(f"subalign: batch: {counts['ok']} done, {counts['skipped']} up to date, {counts['failed']} failed "
+              f"of {len(records)}; see {Path(args.output) / 'batch.json'}", file=sys.stderr)
+    return EXIT_SOME_FAILED if counts["failed"] else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -257,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _cmd_sync(args, progress)
         elif args.command == "models":
             _cmd_models(args)
+        elif args.command == "batch":
+            return _cmd_batch(args, progress)
     except SubalignError as exc:
         if debug:
             traceback.print_exc()
