@@ -228,8 +228,10 @@ def find_items(folder: str | Path, out_dir: str | Path,
     for (parent, stem), files in sorted(groups.items()):
         others = [p for p in files if p.suffix.lower() not in MEDIA_EXTENSIONS]
         for media in (p for p in files if p.suffix.lower() in MEDIA_EXTENSIONS):
-            partners = [pair for rule in PAIRING for pair in rule(media, others)]
             output = out / parent.relative_to(root) / f"{stem}{ext}"
+            # with OUT_DIR = IN, an output a run wrote beside the media is no partner of it
+            partners = [pair for rule in PAIRING for pair in rule(media, others)
+                        if pair[1].absolute() != output.absolute()]
             items.append(BatchItem(media, output, **dict(partners[:1])))
             if len(partners) > 1:
                 names = " and ".join(p.name for _, p in partners)

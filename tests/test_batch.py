@@ -332,3 +332,14 @@ def test_a_model_that_cannot_load_is_bad_batch_input(library, tmp_path):
     with pytest.raises(SubalignError, match="CPU only"):
         run_batch(library, tmp_path, device="cuda", jobs=1)
     assert {r["status"] for r in record(tmp_path)["items"]} == {"pending"}
+
+
+def test_outputs_beside_the_media(library, tmp_path):
+    """OUT_DIR = IN: the subtitles go beside the media, and a rerun takes the SRT it wrote for
+    an output, not for subtitles to sync."""
+    for name in ("dr1-fvmh0-sa1.wav", "dr1-fvmh0-sa1.txt"):
+        (tmp_path / name).write_bytes((library / name).read_bytes())
+    assert [r.status for r in run_batch(tmp_path, tmp_path, jobs=1)] == ["ok"]
+    again = run_batch(tmp_path, tmp_path, jobs=1)
+    assert [(r.status, r.command) for r in again] == [("skipped", "align")]
+    assert again[0].words == 11  # from the record of the run that wrote it
