@@ -390,6 +390,7 @@ def run_item(index: int, item: BatchItem, options: BatchOptions,
     from .pipeline import Alignment
 
     started = time.perf_counter()
+    told: list[str] = []  # the sync's warnings, kept when its result is refused
     common = {"worker": _worker_name()}
     shared = {"language": item.language or options.language, "audio_stream": options.audio_stream,
               "model": options.model, "device": options.device, "dtype": options.dtype,
@@ -400,12 +401,13 @@ def run_item(index: int, item: BatchItem, options: BatchOptions,
                              refine=options.refine, long=options.long, **shared)
         elif item.subtitles is not None:
             job = sync_file(item.media, item.subtitles, item.output, encoding=options.encoding,
-                            force=options.force, **shared)
+                            force=options.force, warn=told.append, **shared)
         else:
             raise SubalignError(f"nothing to pair {item.media.name} with: give a transcript or subtitles")
     except SubalignError as exc:
         return ItemResult.from_item(index, item, "failed", error=" ".join(str(exc).split()),
-                                    seconds=round(time.perf_counter() - started, 3), **common)
+                                    seconds=round(time.perf_counter() - started, 3), warnings=tuple(told),
+                                    **common)
     except Exception as exc:  # an internal fault fails this item only
         log.debug("item %d (%s) failed:\n%s", index + 1, item.media, traceback.format_exc())
         return ItemResult.from_item(index, item, "failed", error=f"internal error: {type(exc).__name__}: {exc}",

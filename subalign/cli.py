@@ -196,10 +196,9 @@ def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
 
     job = sync_file(args.media, args.subtitles, args.output, language=args.language,
                     audio_stream=args.audio_stream, encoding=args.encoding, force=args.force,
-                    progress=progress, **model_kwargs(args))
+                    progress=progress, warn=lambda line: print(f"subalign: warning: {line}", file=sys.stderr),
+                    **model_kwargs(args))
     result = job.result
-    for line in job.warnings:
-        print(f"subalign: warning: {line}", file=sys.stderr)
     if progress:
         print(f"wrote {job.output} ({len(result.cues)} cues, {result.found} of {result.spoken} with words "
               "found in the audio)", file=sys.stderr)

@@ -9,7 +9,7 @@ single job does reaches batches without a second copy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,9 +82,11 @@ def sync_file(
     device: str = "auto",
     dtype: str = "auto",
     progress: bool | Progress | None = False,
+    warn: Callable[[str], None] | None = None,
 ) -> JobOutcome:
     """`subalign sync`: re-time the subtitle file to `media` and write `output`. When too few
-    cues were found the result is refused (SubalignError) unless `force`."""
+    cues were found the result is refused (SubalignError) unless `force`; `warn` is given each
+    warning as soon as it is known, so the warnings are shown even when the result is refused."""
     _check_stream(audio_stream)
     inputs = [media, subtitles]
     out = check_output_path(output, inputs=inputs)
@@ -92,6 +94,8 @@ def sync_file(
     result = sync_subtitles(media, subs, language=language, audio_stream=audio_stream,
                             progress=progress, model=model, device=device, dtype=dtype)
     warnings = list(result.warnings)
+    for line in warnings if warn is not None else ():
+        warn(line)
     if not result.trusted:
         why = untrusted_message(result)
         if not force:
@@ -100,6 +104,8 @@ def sync_file(
                 f"language or subtitle file?), so nothing was written; use --force to write them anyway"
             )
         warnings.append(f"{why}; writing anyway (--force)")
+        if warn is not None:
+            warn(warnings[-1])
     result.save(out, inputs=inputs)
     return JobOutcome(out, result, tuple(warnings))
 

@@ -196,19 +196,30 @@ def test_jsonl_manifest_languages_outputs_and_a_missing_file(library, tmp_path, 
         {"media": str(library / "dr3-madc0-sa1.wav"), "subtitles": str(library / "dr3-madc0-sa1.srt"),
          "output": "deep/synced.vtt", "language": "en"},
         {"media": "missing.wav", "text": str(library / "dr1-fvmh0-sa1.txt")},
+        {"media": str(library / "dr1-fvmh0-sa1.wav"), "subtitles": "wrong.srt"},  # not what is said
     ]
+    (tmp_path / "wrong.srt").write_text("1\n00:00:00,500 --> 00:00:01,500\nThe quick brown fox jumps over\n\n"
+                                        "2\n00:00:01,600 --> 00:00:02,800\nthe lazy dog near the river bank\n")
     manifest.write_text("\n".join(json.dumps(x) for x in lines) + "\n\n")
     out = tmp_path / "out"
     seen: list[ItemResult] = []
     records = run_batch(manifest, out, jobs=1, on_item=seen.append)
-    assert [r.status for r in records] == ["ok", "failed"]
-    assert sorted(r.index for r in seen) == [0, 1]
+    assert [r.status for r in records] == ["ok", "failed", "failed"]
+    assert sorted(r.index for r in seen) == [0, 1, 2]
     synced = webvtt.read(str(out / "deep" / "synced.vtt"))
     assert len(synced) == 2
     # relative to the manifest's folder, and the single command's message
     assert records[1].media == str(tmp_path / "missing.wav") and records[1].output == str(out / "missing.srt")
     assert main(["align", records[1].media, records[1].source, "-o", str(tmp_path / "x.srt"), "-q"]) == 2
     assert capsys.readouterr().err.strip() == f"subalign: error: {records[1].error}"
+    # the sync's fail-safe refuses subtitles that are not in the audio, as `subalign sync` does,
+    # and the item keeps the warnings the command prints before its error
+    refused = records[2]
+    assert "0 of the 2 cues" in refused.error and not Path(refused.output).exists()
+    assert main(["sync", refused.media, refused.source, "-o", str(tmp_path / "y.srt"), "-q"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == (
+        [f"subalign: warning: {w}" for w in refused.warnings] + [f"subalign: error: {refused.error}"])
+    assert refused.warnings
 
 
 @pytest.mark.parametrize("content, message", [
