@@ -72,6 +72,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "MEDIA_EXTENSIONS",
     "PAIRING",
+    "BatchInterrupted",
     "BatchItem",
     "BatchOptions",
     "ItemResult",
