@@ -11,11 +11,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..cues.breaks import display
 from ..errors import TranscriptError
 from ..text.markup import escape
 from ..types import Cue, WordSpan
-from .base import format_clock
-from .document import FreshCue, Markup, SubtitleCue, Subtitles, common_markup
+from .base import cue_lines, cue_times_ms, format_clock, karaoke_marks, to_ms, words_by_line
+from .document import FreshCue, FreshWriter, Markup, SubtitleCue, common_markup
 from .srt import check_timing, seconds, show, timing_text
 
 __all__ = ["VTT", "VttFormat", "VttWriter", "escape_cue_text"]
@@ -33,6 +34,8 @@ class VttFormat:
     """WebVTT cues, NOTE, STYLE and REGION blocks after a "WEBVTT" header."""
 
     name = "vtt"
+    lossless = True
+    family: tuple[str, ...] = ()
     extensions = (".vtt", ".webvtt")
 
     def sniff(self, lines: Sequence[str]) -> bool:
@@ -82,7 +85,8 @@ class VttFormat:
         timing = timing_text(cue, ".")
         return f"{timing} {cue.settings}" if cue.settings else timing
 
-    def render(self, cues: Sequence[FreshCue]) -> str:
+    def render(self, cues: Sequence[FreshCue], fps: float | None = None,
+               language: str | None = None) -> str:
         """The header, then each cue (with its identifier when it has one) after a blank line."""
         blocks = ["WEBVTT"]
         for c in cues:
@@ -129,11 +133,39 @@ def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
 VTT = VttFormat()
 
 
-class VttWriter:
-    """WebVTT cues with millisecond times; words and meta are not used."""
+class VttWriter(FreshWriter):
+    """WebVTT cues with millisecond times. With `karaoke`, every word after the first carries a
+    WebVTT timestamp tag (`Hello <00:00:01.500>world`): players show the words before it as past
+    and after it as future (`::cue(:past)`, `::cue(:future)` in CSS), so the words light up as
+    they are said. Tags fall strictly inside the cue and increase, as the specification asks; a
+    word that starts with the cue (or with the word before it) gets none."""
 
+    format = "vtt"
     extension = ".vtt"
 
+    def __init__(self, karaoke: bool = False) -> None:
+        self.karaoke = karaoke
+
     def render(self, words: Sequence[WordSpan], cues: Sequence[Cue], meta: Mapping[str, Any]) -> str:
-        """Render the cues that have text as one WebVTT document."""
-        return Subtitles.from_cues(cues, "vtt").render("vtt")
+        if not self.karaoke:
+            return super().render(words, cues, meta)
+        shown = [cue for cue in cues if cue_lines(cue)]
+        fresh: list[FreshCue] = []
+        for cue, (start, end) in zip(shown, cue_times_ms(shown), strict=True):
+            by_line = words_by_line(cue)
+            if by_line is None:
+                fresh.append(FreshCue(start, end, "", tuple(escape(line) for line in cue_lines(cue))))
+                continue
+            marks = iter(karaoke_marks([w for line in by_line for w in line], start, end, to_ms))
+            last = start
+            lines = []
+            for line in by_line:
+                parts = []
+                for w in line:
+                    a, _ = next(marks)
+                    tag = f"<{format_clock(a, '.')}>" if last < a < end else ""
+                    last = max(last, a)
+                    parts.append(tag + escape(display(w.text)))
+                lines.append(" ".join(parts))
+            fresh.append(FreshCue(start, end, "", tuple(lines)))
+        return VTT.render(fresh)
