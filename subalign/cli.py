@@ -12,6 +12,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -26,7 +27,8 @@ def add_job_options(parser: argparse.ArgumentParser, text: str) -> None:
     """Add what every job on a media file takes: -o, --audio-stream, the model options and
     --language (of `text`, "the transcript" or "the subtitles")."""
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
-                        help="output file (.srt, .vtt or .json)")
+                        help="output file; its extension picks the format: .srt, .vtt, .ass, .ssa, "
+                        ".sbv, .ttml, .sub, .mpl2, .tmp, .json")
     parser.add_argument("--audio-stream", type=int, default=0, metavar="N",
                         help="which audio stream of MEDIA to use, counting from 0 (default 0)")
     add_model_options(parser)
@@ -96,13 +98,21 @@ def _parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser(
         "align",
-        help="time a plain transcript against a media file and write SRT, WebVTT or JSON",
-        description="Align TRANSCRIPT (UTF-8 text, '-' for stdin) to the audio of MEDIA "
-        "(anything ffmpeg reads) and write OUT; its extension picks the format: .srt, .vtt, .json.",
+        help="time a transcript against a media file and write subtitles (SRT, WebVTT, ASS, TTML…) or JSON",
+        description="Align TRANSCRIPT (UTF-8 text, '-' for stdin, or a subtitle file whose cue "
+        "text is then the transcript) to the audio of MEDIA (anything ffmpeg reads) and write "
+        "OUT; its extension picks the format: .srt, .vtt, .ass, .ssa, .sbv, .ttml, .sub, .mpl2, "
+        ".tmp, .json.",
     )
     a.add_argument("media", metavar="MEDIA")
-    a.add_argument("transcript", metavar="TRANSCRIPT")
+    a.add_argument("transcript", metavar="TRANSCRIPT",
+                   help="plain text, or a subtitle file whose cue text is then the transcript")
     add_job_options(a, "the transcript")
+    a.add_argument("--karaoke", action=argparse.BooleanOptionalAction, default=None,
+                   help="highlight each word as it is said: .ass/.ssa karaoke tags (on by default), "
+                   ".vtt timestamp tags, .srt one cue per word with the word underlined")
+    a.add_argument("--force", action="store_true",
+                   help="write the result even when too few of the transcript's words were heard")
     a.add_argument("--plain-boundaries", action="store_true",
                    help="keep the plain Viterbi word times (no acoustic boundary refinement)")
     a.add_argument("--long", action=argparse.BooleanOptionalAction, default=None,
@@ -118,14 +128,23 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("specs", nargs="*", metavar="NAME[:ARG]", help="models to describe (default: all)")
     y = sub.add_parser(
         "sync",
-        help="re-time existing SRT or WebVTT subtitles to a media file, cue by cue",
-        description="Re-time the cues of SUBS (SRT or WebVTT) to the speech in MEDIA and write OUT. "
-        "Each cue keeps its text, tags and settings; only its times change. OUT's extension picks "
-        "the format: .srt, .vtt (the same as SUBS keeps everything else as it was) or .json.",
+        help="re-time existing subtitles (a file or a track inside MEDIA) to a media file, cue by cue",
+        description="Re-time the cues of SUBS (SRT, WebVTT, ASS/SSA, SBV, TTML, MicroDVD, MPL2, "
+        "TMPlayer, SAMI; default: MEDIA's own text subtitle stream) to the speech in MEDIA and "
+        "write OUT. Each cue keeps its text, tags and settings; only its times change. OUT's "
+        "extension picks the format: the same as SUBS keeps everything else as it was (SRT, "
+        "WebVTT, ASS/SSA, SBV); others are written afresh; .json writes the cues with their words.",
     )
     y.add_argument("media", metavar="MEDIA")
-    y.add_argument("subtitles", metavar="SUBS")
+    y.add_argument("subtitles", metavar="SUBS", nargs="?",
+                   help="subtitle file (default: the first text subtitle stream inside MEDIA)")
     add_job_options(y, "the subtitles")
+    y.add_argument("--subtitle-stream", type=int, metavar="N",
+                   help="re-time subtitle stream N of MEDIA instead of a file, counting MEDIA's "
+                   "subtitle streams from 0 as ffmpeg does (0:s:N; text and image streams alike)")
+    y.add_argument("--embed", metavar="OUT.mkv",
+                   help="also write a copy of MEDIA with the re-timed subtitles as a track (the "
+                   "track they came from is replaced; other streams are copied as they are)")
     y.add_argument("--encoding", metavar="ENC",
                    help="text encoding of SUBS (default: detected; UTF-8/16/32, else cp1252)")
     y.add_argument("--force", action="store_true",
@@ -139,20 +158,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_align(args: argparse.Namespace, progress: bool) -> None:
-    from .formats import check_output_path
-    from .pipeline import align_media
-    from .text import read_text
+    from .formats import check_output_path, read_transcript
+    from .pipeline import MIN_WORD_SCORE, align_media
 
     if args.audio_stream < 0:
         raise SubalignError("--audio-stream must be 0 or more")
     style = style_from_arguments(args)
     inputs = [args.media] + ([args.transcript] if args.transcript != "-" else [])
-    out = check_output_path(args.output, inputs=inputs)
-    text = read_text(args.transcript)
+    out = check_output_path(args.output, inputs=inputs, karaoke=args.karaoke)
+    text, subs = read_transcript(args.transcript)
+    if subs is not None:
+        print(f"subalign: note: {subs.name} is a subtitle file ({subs.format}): the text of its "
+              f"{len(subs.cues)} cues is the transcript (not its numbers and times); new cues are "
+              "made to the style — to keep its cues and only re-time them, use 'subalign sync'",
+              file=sys.stderr)
     result = align_media(args.media, text, language=args.language, audio_stream=args.audio_stream,
                          progress=progress, style=style, refine=not args.plain_boundaries, long=args.long,
                          **model_kwargs(args))
-    result.save(out, inputs=inputs)
+    if not result.trusted:
+        heard = round(result.confidence * len(result.words))
+        why = (f"only {heard} of the transcript's {len(result.words)} words ({result.confidence:.0%}) "
+               f"were heard in the audio (found with a score of at least {MIN_WORD_SCORE})")
+        if not args.force:
+            raise SubalignError(
+                f"{why}; the transcript likely does not belong to this audio (wrong text, language "
+                "or file?), so nothing was written; use --force to write the result anyway")
+        print(f"subalign: warning: {why}; writing anyway (--force)", file=sys.stderr)
+    result.save(out, inputs=inputs, karaoke=args.karaoke)
     missing = result.missing
     if missing:
         print(f"subalign: warning: {_not_found(result.words, missing)}", file=sys.stderr)
@@ -214,14 +246,31 @@ def _cmd_models(args: argparse.Namespace) -> None:
 
 
 def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
+    from dataclasses import replace
+
     from .formats import check_output_path, read_subtitles
+    from .media import probe
     from .sync import sync_subtitles
+    from .tracks import embed_track, read_subtitle_track
 
     if args.audio_stream < 0:
         raise SubalignError("--audio-stream must be 0 or more")
-    inputs = [args.media, args.subtitles]
+    if args.subtitle_stream is not None and args.subtitle_stream < 0:
+        raise SubalignError("--subtitle-stream must be 0 or more")
+    if args.subtitles is not None and args.subtitle_stream is not None:
+        raise SubalignError("give SUBS or --subtitle-stream, not both")
+    inputs = [args.media] + ([args.subtitles] if args.subtitles is not None else [])
     out = check_output_path(args.output, inputs=inputs)
-    subs = read_subtitles(args.subtitles, encoding=args.encoding)
+    embed = _check_embed_path(args.embed, [*inputs, out]) if args.embed else None
+    info = probe(args.media)
+    track = None
+    if args.subtitles is not None:
+        subs = read_subtitles(args.subtitles, encoding=args.encoding, fps=info.fps)
+    else:
+        subs, track = read_subtitle_track(args.media, args.subtitle_stream, encoding=args.encoding)
+        if progress:
+            print(f"subalign: re-timing {track.describe()} of {args.media}", file=sys.stderr)
+    subs = replace(subs, fps=info.fps, language=args.language)
     result = sync_subtitles(args.media, subs, language=args.language, audio_stream=args.audio_stream,
                             progress=progress, **model_kwargs(args))
     for line in result.warnings:
@@ -237,9 +286,27 @@ def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
             )
         print(f"subalign: warning: {why}; writing anyway (--force)", file=sys.stderr)
     result.save(out, inputs=inputs)
+    if embed is not None:
+        embed_track(args.media, result.subtitles, embed, replace=track)
     if progress:
         print(f"wrote {out} ({len(result.cues)} cues, {result.found} of {result.spoken} with words "
-              "found in the audio)", file=sys.stderr)
+              "found in the audio)" + (f" and {embed}" if embed is not None else ""), file=sys.stderr)
+
+
+def _check_embed_path(path: str, others: Sequence[object]) -> Path:
+    """--embed's file: not an input nor OUT, in an existing writable folder, with an extension."""
+    import os
+
+    dest = Path(path).expanduser()
+    if not dest.suffix:
+        raise SubalignError(f"--embed {path}: give the copy a container extension such as .mkv or .mp4")
+    for other in others:
+        if dest.resolve() == Path(str(other)).expanduser().resolve():
+            raise SubalignError(f"--embed {path}: refusing to overwrite an input or the output; choose another name")
+    folder = dest.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise SubalignError(f"--embed {path}: the folder '{folder}' does not exist or cannot be written")
+    return dest
 
 
 def main(argv: Sequence[str] | None = None) -> int:

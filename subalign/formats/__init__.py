@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,8 @@ from typing import Any
 
 from ..errors import OutputError, TranscriptError
 from ..plugins import WRITER_GROUP, distribution, entry_points_of
-from ..text.read import decode_subtitles, read_bytes
+from ..text.markup import spoken_text
+from ..text.read import decode_subtitles, decode_transcript, read_bytes
 from ..types import Cue, WordSpan
 from .ass import ASS, SSA, AssFormat, AssWriter, SsaWriter
 from .base import Writer
@@ -52,6 +54,7 @@ __all__ = [
     "format_for",
     "parse_subtitles",
     "read_subtitles",
+    "read_transcript",
     "subtitle_format",
     "subtitle_format_for",
     "supported_extensions",
@@ -92,7 +95,7 @@ FORMATS: tuple[Format, ...] = (
 
 #: Writers by lower-case extension (with the dot): the table's, then `subalign.writers` plugins.
 WRITERS: dict[str, Writer] = {
-    ext: f.writer for f in FORMATS if f.writer is not None for ext in f.extensions
+    f.extensions[0]: f.writer for f in FORMATS if f.writer is not None
 }
 _plugins_loaded = False
 
@@ -182,6 +185,38 @@ def parse_subtitles(
     return Subtitles(format=fmt.name, cues=tuple(cues), source_lines=tuple(lines),
                      timing_lines=tuple(timing_lines), name=name, encoding=enc, bom=bom,
                      newline=newline, final_newline=final_newline, fps=fps)
+
+
+def read_transcript(source: str | Path) -> tuple[str, Subtitles | None]:
+    """The transcript in `source` ("-": stdin) for `align`, and the subtitle document it came
+    from, if it is one.
+
+    A file whose extension is a subtitle format's, or whose content starts like one (a WebVTT
+    header, an ASS section, SubRip or SBV timings, TTML…), is a subtitle file: its transcript is
+    what its cues say out loud (`text.markup.spoken_text`: markup, sound descriptions, music and
+    speaker labels left out, as `sync` aligns them), one line per cue line — never its cue
+    numbers and timecodes. Anything else is plain text (`text.read.decode_transcript`).
+    """
+    data, name = read_bytes(source, "transcript")
+    hint = subtitle_format_for(source) if str(source) != "-" else None
+    if hint is None and not _looks_like_subtitles(data, name):
+        return decode_transcript(data, name), None
+    subs = parse_subtitles(data, name=name, format=hint)
+    lines = [text for cue in subs.cues if (text := spoken_text(cue.text))]
+    if not lines:
+        raise TranscriptError(f"{name} is a subtitle file whose cues have no words to align "
+                              "(only sound descriptions, music or markup)")
+    return unicodedata.normalize("NFC", "\n".join(lines)), subs
+
+
+def _looks_like_subtitles(data: bytes, name: str) -> bool:
+    """Whether text (that is not known to be subtitles by its name) starts like a subtitle file."""
+    head = data[:20000]
+    if not head.strip() or b"\x00" in head.lstrip(b"\xff\xfe\xef\xbb\xbf"):
+        return False
+    text, _, _ = decode_subtitles(head, name)
+    lines = _LINE_BREAK.split(text.removeprefix("\ufeff"))[:-1] or [text]
+    return any(fmt.sniff(lines) for fmt in (VTT, ASS, TTML, SBV, SRT, MICRODVD, MPL2, TMP, SAMI))
 
 
 def _detect(lines: list[str], name: str, hint: str | None) -> SubtitleFormat:
