@@ -67,23 +67,22 @@ __all__ = [
 @dataclass(frozen=True)
 class Format:
     """One row of the format table: its name, file extensions (the first is the usual one), the
-    writer of aligned words and cues (None: read only), the writer with word highlighting
-    (`--karaoke`; None: the format has none), and — for subtitle formats — the module object
-    that reads and writes documents."""
+    writer of aligned words and cues (None: read only; a writer with a `karaoke` attribute can
+    highlight words, made with `type(writer)(karaoke=…)`), and — for subtitle formats — the
+    module object that reads and writes documents."""
 
     name: str
     extensions: tuple[str, ...]
     writer: Writer | None
     subtitles: SubtitleFormat | None = None
-    karaoke: Writer | None = None
 
 
 #: The built-in formats. Reading tries their contents in this order (then the extension).
 FORMATS: tuple[Format, ...] = (
-    Format("srt", SRT.extensions, SrtWriter(), SRT, SrtWriter(karaoke=True)),
-    Format("vtt", VTT.extensions, VttWriter(), VTT, VttWriter(karaoke=True)),
-    Format("ass", ASS.extensions, AssWriter(), ASS, AssWriter()),
-    Format("ssa", SSA.extensions, SsaWriter(), SSA, SsaWriter()),
+    Format("srt", SRT.extensions, SrtWriter(), SRT),
+    Format("vtt", VTT.extensions, VttWriter(), VTT),
+    Format("ass", ASS.extensions, AssWriter(), ASS),
+    Format("ssa", SSA.extensions, SsaWriter(), SSA),
     Format("sbv", SBV.extensions, SbvWriter(), SBV),
     Format("ttml", TTML.extensions, TtmlWriter(), TTML),
     Format("microdvd", MICRODVD.extensions, FreshWriter("microdvd", ".sub"), MICRODVD),
@@ -288,16 +287,16 @@ def _writer_for(path: Path, karaoke: bool | None = None) -> Writer:
             f"cannot write '{path}': subalign reads {row.name.upper()} files but cannot write them; "
             f"use one of {', '.join(supported_extensions())}"
         )
-    if karaoke:
-        if row is None or row.karaoke is None:
+    writer = WRITERS.get(path.suffix.lower()) or (row.writer if row is not None else None)
+    if writer is not None and karaoke is not None:
+        if hasattr(writer, "karaoke"):
+            if writer.karaoke != karaoke:
+                writer = type(writer)(karaoke=karaoke)  # type: ignore[call-arg]
+        elif karaoke:
             raise OutputError(
                 f"cannot write '{path}' with word highlighting (--karaoke): its format has none; "
                 "use .ass, .ssa, .vtt or .srt"
             )
-        return row.karaoke
-    if karaoke is False and row is not None and row.karaoke is not None:
-        return row.writer  # type: ignore[return-value]
-    writer = WRITERS.get(path.suffix.lower()) or (row.writer if row is not None else None)
     if writer is None:
         what = f"extension {path.suffix!r}" if path.suffix else "no extension"
         raise OutputError(

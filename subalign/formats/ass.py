@@ -148,7 +148,7 @@ class AssFormat:
         cues: list[SubtitleCue] = []
         timing_lines: list[int] = []
         fields: list[str] | None = None
-        default = [f.lower() for f in _EVENT_FIELDS[self.variant_of(lines)]]
+        default = list(_EVENT_FIELDS[self.variant_of(lines)])
         for i, section, line in _sections(lines):
             if section is None:
                 if line.strip().lower() == "[events]":
@@ -157,9 +157,10 @@ class AssFormat:
             if section != "events":
                 continue
             if m := _FORMAT.match(line):
-                fields = [f.strip().lower() for f in m.group(1).split(",")]
-                missing = [f for f in ("start", "end", "text") if f not in fields]
-                if missing or fields[-1] != "text" or fields.index("start") > fields.index("end"):
+                fields = [f.strip() for f in m.group(1).split(",")]
+                lower = [f.lower() for f in fields]
+                missing = [f for f in ("start", "end", "text") if f not in lower]
+                if missing or lower[-1] != "text" or lower.index("start") > lower.index("end"):
                     raise TranscriptError(
                         f"{name} line {i + 1}: the [Events] Format line must name Start before End "
                         f"and end with Text, found {show(line)}"
@@ -240,16 +241,16 @@ def _dialogue(line: str, value_at: int, fields: Sequence[str], i: int, name: str
     if len(parts) < len(fields):
         raise TranscriptError(
             f"{name} line {i + 1}: a Dialogue line needs {len(fields)} comma-separated fields "
-            f"({', '.join(f.capitalize() for f in fields)}), found {len(parts)} in {show(line)}"
+            f"({', '.join(fields)}), found {len(parts)} in {show(line)}"
         )
     spans = []
     offset = value_at
     for k, part in enumerate(parts):
-        if fields[k] in ("start", "end"):
+        if fields[k].lower() in ("start", "end"):
             m = _TIME.match(part)
             if m is None:
                 raise TranscriptError(
-                    f"{name} line {i + 1}: cannot read the {fields[k].capitalize()} time {show(part)}; "
+                    f"{name} line {i + 1}: cannot read the {fields[k]} time {show(part)}; "
                     "expected H:MM:SS.cc"
                 )
             a = offset + len(m.group(1))
