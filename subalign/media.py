@@ -703,10 +703,11 @@ def _check_decode(info: MediaInfo, stream: int, rc: int, stderr_lines: list[str]
 def _duration_is_exact(info: MediaInfo, stderr_lower: list[str]) -> bool:
     """Whether the container's duration is a reliable length for the decoded stream.
 
-    Only for single-audio-stream files without video (else the duration may belong to another
-    stream) and not when ffmpeg had to guess it from the bitrate (VBR mp3 without a header).
+    Only for single-audio-stream files without video or subtitles (else the duration may belong
+    to another stream: a subtitle track may end after the sound) and not when ffmpeg had to guess
+    it from the bitrate (VBR mp3 without a header).
     """
-    if info.fps is not None or len(info.audio_streams) != 1:
+    if info.fps is not None or len(info.audio_streams) != 1 or info.subtitle_streams:
         return False
     return not any("estimating duration from bitrate" in x for x in stderr_lower)
 
