@@ -152,7 +152,8 @@ def memoise_emissions() -> None:
 def measure(path: Path, text: str, long: bool) -> dict:
     result = align_media(path, text, long=long)
     scores = [w.score for w in result.words if w.found]
-    return {"words": len(result.words), "confidence": result.confidence,
+    shares = {f"heard@{t}": sum(s >= t for s in scores) / max(1, len(result.words)) for t in (0.3, 0.7)}
+    return {"words": len(result.words), "confidence": result.confidence, **shares,
             "found": sum(w.found for w in result.words) / max(1, len(result.words)),
             "median_score": statistics.median(scores) if scores else 0.0}
 
@@ -223,6 +224,11 @@ def main() -> int:
     print(f"\nright pairs: lowest share heard {min(right):.3f}; wrong (other text or language): "
           f"highest {max(wrong, default=0):.3f}; threshold {MIN_HEARD}")
     print(f"right pairs refused: {failures}")
+    for key in ("heard@0.3", "confidence", "heard@0.7"):  # the word threshold: 0.3, MIN_WORD_SCORE, 0.7
+        r = [x[key] for x in rows if x["text"] == "right"]
+        w = [x[key] for x in rows if x["text"] not in ("right", "shuffled")]
+        print(f"share of words with score >= {key.split('@')[1] if '@' in key else MIN_WORD_SCORE}: "
+              f"right min {min(r):.3f}, wrong max {max(w, default=0):.3f}, gap {min(r) - max(w, default=0):+.3f}")
     return 1 if failures else 0
 
 

@@ -16,7 +16,13 @@ from conftest import CORPUS, write_wav
 from subalign.cli import main
 from subalign.errors import MediaError
 from subalign.formats import read_subtitles
-from subalign.media import _parse_ffmpeg_stderr, _pick_subtitle_stream, ffmpeg_binary, load_audio, probe
+from subalign.media import (
+    _parse_ffmpeg_stderr,
+    _pick_subtitle_stream,
+    ffmpeg_binary,
+    load_audio,
+    probe,
+)
 
 SR = 16_000
 FIXTURES = CORPUS / "subtitle_parser_fixtures"
