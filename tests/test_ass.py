@@ -157,8 +157,8 @@ def test_fresh_script_times_every_word_and_adds_up(writer, tag):
     assert first == f"{{\\{tag}42}}Hello, {{\\k19}}{{\\{tag}19}}big\\N{{\\{tag}50}}world!{{\\k20}}"
     assert "\\{one\\}" in parsed.events[1].text  # braces in text cannot open a block
     assert parsed.events[0].plaintext == "Hello, big\nworld!"
-    ours = parse_subtitles(text.encode(), name="x." + writer.variant)
-    assert ours.format == writer.variant and ours.render() == text
+    ours = parse_subtitles(text.encode(), name="x." + writer.format)
+    assert ours.format == writer.format and ours.render() == text
 
 
 def test_ass_without_karaoke_and_cues_made_elsewhere_are_plain(tmp_path):

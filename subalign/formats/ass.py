@@ -26,14 +26,13 @@ durations add up exactly to the cue's length.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from ..errors import TranscriptError
 from ..text.markup import escape_ass, split_ass
-from ..types import Cue, WordSpan
-from .base import cue_times, format_clock, karaoke_marks, to_cs, words_by_line
-from .document import FreshCue, Markup, SubtitleCue, fresh_document, tidy_markup
+from ..types import WordSpan
+from .base import format_clock, to_cs
+from .document import FreshCue, HighlightWriter, Markup, SubtitleCue, tidy_markup
 from .srt import seconds, show
 
 __all__ = ["ASS", "SSA", "AssFormat", "AssWriter", "SsaWriter", "ass_clock"]
@@ -273,55 +272,40 @@ ASS = AssFormat("ass")
 SSA = AssFormat("ssa")
 
 
-class AssWriter:
+class AssWriter(HighlightWriter):
     """Aligned cues as a fresh ASS script; with `karaoke` (the default) every word is timed with
-    {\\kf} tags so a player fills it in as it is said."""
+    {\\kf} tags so a player fills it in as it is said: the word's duration in centiseconds, an
+    empty {\\k} syllable for a gap before it and after the last word, so that the durations add
+    up exactly to the cue's duration."""
 
+    format = "ass"
     extension = ".ass"
-    variant = "ass"
+    karaoke_default = True
+    ms_per_unit = 10
 
-    def __init__(self, karaoke: bool = True) -> None:
-        self.karaoke = karaoke
+    @staticmethod
+    def unit(seconds: float) -> int:
+        return to_cs(seconds)
 
-    def render(self, words: Sequence[WordSpan], cues: Sequence[Cue], meta: Mapping[str, Any]) -> str:
-        fmt = ASS if self.variant == "ass" else SSA
-        if not self.karaoke:
-            return fresh_document(cues, fmt.name, meta).render(fmt.name)
-        shown = [cue for cue in cues if any(line.strip() for line in cue.lines)]
-        fresh = []
-        for cue, (start, end) in zip(shown, cue_times(shown, to_cs), strict=True):
-            lines = karaoke_lines(cue, start, end, self.variant)
-            fresh.append(FreshCue(start * 10, end * 10, "", tuple(lines)))
-        return fmt.render(fresh)
+    def highlight(self, lines: list[list[WordSpan]], marks: list[tuple[int, int]], start: int,
+                  end: int) -> list[FreshCue]:
+        word_tag, gap_tag = _KARAOKE[self.format]
+        pos = start
+
+        def word(w: WordSpan, a: int, b: int) -> str:
+            nonlocal pos
+            gap = f"{{{gap_tag}{a - pos}}}" if a > pos else ""
+            pos = b
+            return f"{gap}{{{word_tag}{b - a}}}{escape_ass(' '.join(w.text.split()))}"
+
+        out = self.each_word(lines, marks, word)
+        if end > pos:
+            out[-1] += f"{{{gap_tag}{end - pos}}}"
+        return [FreshCue(start * 10, end * 10, "", tuple(out))]
 
 
 class SsaWriter(AssWriter):
     """`AssWriter` for SSA v4 (.ssa): the same script in the older dialect, karaoke with {\\k}."""
 
+    format = "ssa"
     extension = ".ssa"
-    variant = "ssa"
-
-
-def karaoke_lines(cue: Cue, start: int, end: int, variant: str = "ass") -> list[str]:
-    """The cue's lines as event text with a karaoke tag before each word: the word's duration
-    in centiseconds, an empty syllable for a gap before it and after the last word, so that
-    the durations add up to `end` - `start` exactly. A cue whose lines are not its words (made
-    elsewhere) keeps its plain lines."""
-    by_line = words_by_line(cue)
-    if by_line is None:
-        return [escape_ass(line) for line in cue.lines if line.strip()]
-    word_tag, gap_tag = _KARAOKE[variant]
-    marks = iter(karaoke_marks([w for line in by_line for w in line], start, end, to_cs))
-    pos = start
-    out = []
-    for line in by_line:
-        parts = []
-        for w in line:
-            a, b = next(marks)
-            gap = f"{{{gap_tag}{a - pos}}}" if a > pos else ""
-            parts.append(f"{gap}{{{word_tag}{b - a}}}{escape_ass(' '.join(w.text.split()))}")
-            pos = b
-        out.append(" ".join(parts))
-    if end > pos:
-        out[-1] += f"{{{gap_tag}{end - pos}}}"
-    return out

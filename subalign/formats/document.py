@@ -16,16 +16,16 @@ cue text from the common markup (`<b>`, `<i>`, `<u>` and plain text).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ..text.markup import split_markup, unescape
 from ..types import Cue, WordSpan
-from .base import cue_lines, cue_times_ms, to_ms
+from .base import cue_lines, cue_times, cue_times_ms, karaoke_marks, to_ms, words_by_line
 
 __all__ = [
-    "FreshCue", "FreshWriter", "fresh_document", "Markup", "SubtitleCue", "SubtitleFormat", "Subtitles", "common_markup", "tidy_markup",
+    "FreshCue", "FreshWriter", "HighlightWriter", "fresh_document", "Markup", "SubtitleCue", "SubtitleFormat", "Subtitles", "common_markup", "tidy_markup",
 ]
 
 
@@ -237,3 +237,52 @@ class FreshWriter:
     def render(self, words: Sequence[WordSpan], cues: Sequence[Cue], meta: Mapping[str, Any]) -> str:
         """Render the cues that have text as one document."""
         return fresh_document(cues, self.format, meta).render(self.format)
+
+
+class HighlightWriter(FreshWriter):
+    """A `FreshWriter` that can highlight each word as it is said (`karaoke`): the cues' times
+    and their words' are rounded to the format's unit (`unit`: seconds to whole units; `per_ms`
+    a unit is `ms_per_unit` milliseconds), each word kept inside its cue and in order
+    (`base.karaoke_marks`), and `highlight` writes one cue's words with their marks. A cue whose
+    lines are not its words (made elsewhere) is written plain."""
+
+    karaoke_default = False
+    ms_per_unit = 1
+
+    def __init__(self, karaoke: bool | None = None) -> None:
+        self.karaoke = self.karaoke_default if karaoke is None else karaoke
+
+    @staticmethod
+    def unit(seconds: float) -> int:
+        return to_ms(seconds)
+
+    def highlight(self, lines: list[list[WordSpan]], marks: list[tuple[int, int]], start: int,
+                  end: int) -> list[FreshCue]:
+        """The fresh cues (times in milliseconds) that show one cue's words highlighted."""
+        raise NotImplementedError
+
+    @staticmethod
+    def each_word(lines: list[list[WordSpan]], marks: list[tuple[int, int]],
+                  word: Callable[[WordSpan, int, int], str]) -> list[str]:
+        """The lines with each word written by `word(word, start, end)`, joined by spaces."""
+        at = iter(marks)
+        return [" ".join(word(w, *next(at)) for w in line) for line in lines]
+
+    def render(self, words: Sequence[WordSpan], cues: Sequence[Cue], meta: Mapping[str, Any]) -> str:
+        if not self.karaoke:
+            return super().render(words, cues, meta)
+        from . import subtitle_format
+
+        target = subtitle_format(self.format)
+        shown = [cue for cue in cues if cue_lines(cue)]
+        fresh: list[FreshCue] = []
+        for cue, (start, end) in zip(shown, cue_times(shown, self.unit), strict=True):
+            by_line = words_by_line(cue)
+            if by_line is None:
+                plain = tuple(target.from_plain(line) for line in cue_lines(cue))
+                fresh.append(FreshCue(start * self.ms_per_unit, end * self.ms_per_unit, "", plain))
+                continue
+            marks = karaoke_marks([w for line in by_line for w in line], start, end, self.unit)
+            fresh.extend(self.highlight(by_line, marks, start, end))
+        style = meta.get("style") or {}
+        return target.render(fresh, fps=style.get("fps"), language=meta.get("language"))

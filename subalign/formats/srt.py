@@ -9,14 +9,13 @@ cues, blank lines inside a cue's text, coordinates after the end time.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from ..cues.breaks import display
 from ..errors import TranscriptError
-from ..types import Cue, WordSpan
-from .base import cue_lines, cue_times_ms, format_clock, karaoke_marks, to_ms, words_by_line
-from .document import FreshCue, FreshWriter, Markup, SubtitleCue, common_markup
+from ..types import WordSpan
+from .base import format_clock, to_ms
+from .document import FreshCue, HighlightWriter, Markup, SubtitleCue, common_markup
 
 __all__ = ["SRT", "SrtFormat", "SrtWriter"]
 
@@ -162,7 +161,7 @@ def _check_body(body: list[str], first: int, name: str) -> None:
 SRT = SrtFormat()
 
 
-class SrtWriter(FreshWriter):
+class SrtWriter(HighlightWriter):
     """Numbered SubRip cues with millisecond times and LF line ends.
 
     SubRip has no standard for word highlighting; with `karaoke`, each cue is shown once per word
@@ -175,25 +174,13 @@ class SrtWriter(FreshWriter):
     format = "srt"
     extension = ".srt"
 
-    def __init__(self, karaoke: bool = False) -> None:
-        self.karaoke = karaoke
-
-    def render(self, words: Sequence[WordSpan], cues: Sequence[Cue], meta: Mapping[str, Any]) -> str:
-        if not self.karaoke:
-            return super().render(words, cues, meta)
-        shown = [cue for cue in cues if cue_lines(cue)]
-        fresh: list[FreshCue] = []
-        for cue, (start, end) in zip(shown, cue_times_ms(shown), strict=True):
-            by_line = words_by_line(cue)
-            if by_line is None:
-                fresh.append(FreshCue(start, end, "", tuple(cue_lines(cue))))
-                continue
-            flat = [w for line in by_line for w in line]
-            marks = karaoke_marks(flat, start, end, to_ms)
-            bounds = [start] + [a for a, _ in marks[1:]] + [end]
-            for k, word in enumerate(flat):
-                if bounds[k + 1] > bounds[k]:
-                    lines = tuple(" ".join(f"<u>{display(w.text)}</u>" if w is word else display(w.text)
-                                           for w in line) for line in by_line)
-                    fresh.append(FreshCue(bounds[k], bounds[k + 1], "", lines))
-        return SRT.render(fresh)
+    def highlight(self, lines: list[list[WordSpan]], marks: list[tuple[int, int]], start: int,
+                  end: int) -> list[FreshCue]:
+        flat = [w for line in lines for w in line]
+        bounds = [start] + [a for a, _ in marks[1:]] + [end]
+        return [
+            FreshCue(bounds[k], bounds[k + 1], "", tuple(
+                " ".join(f"<u>{display(w.text)}</u>" if w is word else display(w.text) for w in line)
+                for line in lines))
+            for k, word in enumerate(flat) if bounds[k + 1] > bounds[k]
+        ]

@@ -8,15 +8,14 @@ payload), NOTE, STYLE or REGION; anything else is an error naming the file and l
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from ..cues.breaks import display
 from ..errors import TranscriptError
 from ..text.markup import escape
-from ..types import Cue, WordSpan
-from .base import cue_lines, cue_times_ms, format_clock, karaoke_marks, to_ms, words_by_line
-from .document import FreshCue, FreshWriter, Markup, SubtitleCue, common_markup
+from ..types import WordSpan
+from .base import format_clock
+from .document import FreshCue, HighlightWriter, Markup, SubtitleCue, common_markup
 from .srt import check_timing, seconds, show, timing_text
 
 __all__ = ["VTT", "VttFormat", "VttWriter", "escape_cue_text"]
@@ -133,7 +132,7 @@ def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
 VTT = VttFormat()
 
 
-class VttWriter(FreshWriter):
+class VttWriter(HighlightWriter):
     """WebVTT cues with millisecond times. With `karaoke`, every word after the first carries a
     WebVTT timestamp tag (`Hello <00:00:01.500>world`): players show the words before it as past
     and after it as future (`::cue(:past)`, `::cue(:future)` in CSS), so the words light up as
@@ -143,29 +142,14 @@ class VttWriter(FreshWriter):
     format = "vtt"
     extension = ".vtt"
 
-    def __init__(self, karaoke: bool = False) -> None:
-        self.karaoke = karaoke
+    def highlight(self, lines: list[list[WordSpan]], marks: list[tuple[int, int]], start: int,
+                  end: int) -> list[FreshCue]:
+        last = start
 
-    def render(self, words: Sequence[WordSpan], cues: Sequence[Cue], meta: Mapping[str, Any]) -> str:
-        if not self.karaoke:
-            return super().render(words, cues, meta)
-        shown = [cue for cue in cues if cue_lines(cue)]
-        fresh: list[FreshCue] = []
-        for cue, (start, end) in zip(shown, cue_times_ms(shown), strict=True):
-            by_line = words_by_line(cue)
-            if by_line is None:
-                fresh.append(FreshCue(start, end, "", tuple(escape(line) for line in cue_lines(cue))))
-                continue
-            marks = iter(karaoke_marks([w for line in by_line for w in line], start, end, to_ms))
-            last = start
-            lines = []
-            for line in by_line:
-                parts = []
-                for w in line:
-                    a, _ = next(marks)
-                    tag = f"<{format_clock(a, '.')}>" if last < a < end else ""
-                    last = max(last, a)
-                    parts.append(tag + escape(display(w.text)))
-                lines.append(" ".join(parts))
-            fresh.append(FreshCue(start, end, "", tuple(lines)))
-        return VTT.render(fresh)
+        def word(w: WordSpan, a: int, b: int) -> str:
+            nonlocal last
+            tag = f"<{format_clock(a, '.')}>" if last < a < end else ""
+            last = max(last, a)
+            return tag + escape(display(w.text))
+
+        return [FreshCue(start, end, "", tuple(self.each_word(lines, marks, word)))]
