@@ -143,6 +143,11 @@ def test_sync_reads_mov_text_and_embeds_into_mp4(speech, containers, tmp_path):
     assert main(["sync", str(containers["mp4"]), "-o", str(out), "--embed", str(copy), "-q"]) == 0
     _starts_ok(read_subtitles(out), speech)
     assert [s.codec for s in probe(copy).subtitle_streams] == ["mov_text"]
+    # subtitles from a file are added beside the container's own tracks
+    added = tmp_path / "added.mkv"
+    assert main(["sync", str(containers["mkv"]), str(containers["ass"]), "-o", str(tmp_path / "x.ass"),
+                 "--embed", str(added), "-q"]) == 0
+    assert [s.codec for s in probe(added).subtitle_streams] == ["subrip", "ass", "ass"]
 
 
 @pytest.mark.parametrize("args, message", [
