@@ -232,12 +232,14 @@ def _detect(lines: list[str], name: str, hint: str | None) -> SubtitleFormat:
         if head.startswith(signature):
             raise TranscriptError(f"{name} is {kind}, which subalign does not read; subalign reads "
                                   f"{READABLE}: convert it first, e.g. with ffmpeg -i IN OUT.srt")
-    if ASS.sniff(lines) or hint in AssFormat.family:
+    if ASS.sniff(lines):
         # One family: the extension names the dialect when it is one of the two
         return subtitle_format(hint if hint in AssFormat.family else AssFormat.variant_of(lines))
     for fmt in (TTML, SBV, SRT, MICRODVD, MPL2, TMP, SAMI):
         if fmt.sniff(lines):
             return fmt
+    if hint in AssFormat.family:
+        return subtitle_format(AssFormat.variant_of(lines) if hint == "ass" else hint)
     if hint is not None:
         return subtitle_format(hint)
     kind = _OTHER_FORMATS.get(Path(name).suffix.lower())
