@@ -31,9 +31,9 @@ sys.path.insert(0, str(REPO))
 
 from subalign import align_media  # noqa: E402
 from subalign.align import forced_align_backend  # noqa: E402
-from subalign.models.hama_boundaries import FITTED_ON  # noqa: E402
 from subalign.media import load_audio  # noqa: E402
 from subalign.models import get_model  # noqa: E402
+from subalign.models.hama_boundaries import FITTED_ON  # noqa: E402
 
 SR = 16_000
 THRESHOLDS_MS = (10, 25, 50, 100)

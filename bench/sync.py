@@ -43,8 +43,8 @@ import sync_data as sd  # noqa: E402
 
 from subalign.align import forced_align_backend  # noqa: E402
 from subalign.cli import main as subalign_main  # noqa: E402
-from subalign.media import ffmpeg_binary  # noqa: E402
 from subalign.formats import read_subtitles  # noqa: E402
+from subalign.media import ffmpeg_binary  # noqa: E402
 
 SHARED = Path(os.environ.get("SUBALIGN_SHARED", REPO.parent / "shared")) / "corpus"
 TARGET_MEDIAN_MS, TARGET_P95_MS = 40.0, 150.0

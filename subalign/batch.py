@@ -399,7 +399,7 @@ def run_item(index: int, item: BatchItem, options: BatchOptions,
     try:
         if item.transcript is not None:
             job = align_file(item.media, item.transcript, item.output, style=options.style,
-                             refine=options.refine, long=options.long, **shared)
+                             refine=options.refine, long=options.long, force=options.force, **shared)
         elif item.subtitles is not None:
             job = sync_file(item.media, item.subtitles, item.output, encoding=options.encoding,
                             force=options.force, warn=told.append, **shared)

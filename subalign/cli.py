@@ -24,8 +24,9 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 1
 
 
-def add_job_options(parser: argparse.ArgumentParser, text: str, output: str = "output file (.srt, .vtt or .json)",
-                    metavar: str = "OUT") -> None:
+def add_job_options(parser: argparse.ArgumentParser, text: str,
+                    output: str = "output file; its extension picks the format: .srt, .vtt, .ass, .ssa, "
+                    ".sbv, .ttml, .sub, .mpl2, .tmp, .json", metavar: str = "OUT") -> None:
     """Add what every job on a media file takes: -o (`output` says what it is), --audio-stream,
     the model options and --language (of `text`, "the transcript" or "the subtitles")."""
     parser.add_argument("-o", "--output", required=True, metavar=metavar, help=output)
@@ -98,13 +99,21 @@ def _parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser(
         "align",
-        help="time a plain transcript against a media file and write SRT, WebVTT or JSON",
-        description="Align TRANSCRIPT (UTF-8 text, '-' for stdin) to the audio of MEDIA "
-        "(anything ffmpeg reads) and write OUT; its extension picks the format: .srt, .vtt, .json.",
+        help="time a transcript against a media file and write subtitles (SRT, WebVTT, ASS, TTML…) or JSON",
+        description="Align TRANSCRIPT (UTF-8 text, '-' for stdin, or a subtitle file whose cue "
+        "text is then the transcript) to the audio of MEDIA (anything ffmpeg reads) and write "
+        "OUT; its extension picks the format: .srt, .vtt, .ass, .ssa, .sbv, .ttml, .sub, .mpl2, "
+        ".tmp, .json.",
     )
     a.add_argument("media", metavar="MEDIA")
-    a.add_argument("transcript", metavar="TRANSCRIPT")
+    a.add_argument("transcript", metavar="TRANSCRIPT",
+                   help="plain text, or a subtitle file whose cue text is then the transcript")
     add_job_options(a, "the transcript")
+    a.add_argument("--karaoke", action=argparse.BooleanOptionalAction, default=None,
+                   help="highlight each word as it is said: .ass/.ssa karaoke tags (on by default), "
+                   ".vtt timestamp tags, .srt one cue per word with the word underlined")
+    a.add_argument("--force", action="store_true",
+                   help="write the result even when too few of the transcript's words were heard")
     a.add_argument("--plain-boundaries", action="store_true",
                    help="keep the plain Viterbi word times (no acoustic boundary refinement)")
     a.add_argument("--long", action=argparse.BooleanOptionalAction, default=None,
@@ -120,14 +129,23 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("specs", nargs="*", metavar="NAME[:ARG]", help="models to describe (default: all)")
     y = sub.add_parser(
         "sync",
-        help="re-time existing SRT or WebVTT subtitles to a media file, cue by cue",
-        description="Re-time the cues of SUBS (SRT or WebVTT) to the speech in MEDIA and write OUT. "
-        "Each cue keeps its text, tags and settings; only its times change. OUT's extension picks "
-        "the format: .srt, .vtt (the same as SUBS keeps everything else as it was) or .json.",
+        help="re-time existing subtitles (a file or a track inside MEDIA) to a media file, cue by cue",
+        description="Re-time the cues of SUBS (SRT, WebVTT, ASS/SSA, SBV, TTML, MicroDVD, MPL2, "
+        "TMPlayer, SAMI; default: MEDIA's own text subtitle stream) to the speech in MEDIA and "
+        "write OUT. Each cue keeps its text, tags and settings; only its times change. OUT's "
+        "extension picks the format: the same as SUBS keeps everything else as it was (SRT, "
+        "WebVTT, ASS/SSA, SBV); others are written afresh; .json writes the cues with their words.",
     )
     y.add_argument("media", metavar="MEDIA")
-    y.add_argument("subtitles", metavar="SUBS")
+    y.add_argument("subtitles", metavar="SUBS", nargs="?",
+                   help="subtitle file (default: the first text subtitle stream inside MEDIA)")
     add_job_options(y, "the subtitles")
+    y.add_argument("--subtitle-stream", type=int, metavar="N",
+                   help="re-time subtitle stream N of MEDIA instead of a file, counting MEDIA's "
+                   "subtitle streams from 0 as ffmpeg does (0:s:N; text and image streams alike)")
+    y.add_argument("--embed", metavar="OUT.mkv",
+                   help="also write a copy of MEDIA with the re-timed subtitles as a track (the "
+                   "track they came from is replaced; other streams are copied as they are)")
     y.add_argument("--encoding", metavar="ENC",
                    help="text encoding of SUBS (default: detected; UTF-8/16/32, else cp1252)")
     y.add_argument("--force", action="store_true",
@@ -147,8 +165,11 @@ def _cmd_align(args: argparse.Namespace, progress: bool) -> None:
     style = style_from_arguments(args)
     job = align_file(args.media, args.transcript, args.output, language=args.language,
                      audio_stream=args.audio_stream, progress=progress, style=style,
-                     refine=not args.plain_boundaries, long=args.long, **model_kwargs(args))
+                     refine=not args.plain_boundaries, long=args.long, karaoke=args.karaoke,
+                     force=args.force, **model_kwargs(args))
     result = job.result
+    for line in job.notes:
+        print(f"subalign: note: {line}", file=sys.stderr)
     for line in job.warnings:
         print(f"subalign: warning: {line}", file=sys.stderr)
     if args.report:
@@ -196,12 +217,15 @@ def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
 
     job = sync_file(args.media, args.subtitles, args.output, language=args.language,
                     audio_stream=args.audio_stream, encoding=args.encoding, force=args.force,
-                    progress=progress, warn=lambda line: print(f"subalign: warning: {line}", file=sys.stderr),
+                    subtitle_stream=args.subtitle_stream, embed=args.embed, progress=progress,
+                    warn=lambda line: print(f"subalign: warning: {line}", file=sys.stderr),
+                    note=(lambda line: print(f"subalign: {line}", file=sys.stderr)) if progress else None,
                     **model_kwargs(args))
     result = job.result
     if progress:
         print(f"wrote {job.output} ({len(result.cues)} cues, {result.found} of {result.spoken} with words "
-              "found in the audio)", file=sys.stderr)
+              "found in the audio)" + (f" and {job.embedded}" if job.embedded is not None else ""),
+              file=sys.stderr)
 
 
 EXIT_SOME_FAILED = 3
@@ -242,7 +266,7 @@ def _batch_parser(sub: Any) -> argparse.ArgumentParser:
     b.add_argument("--encoding", metavar="ENC",
                    help="sync: text encoding of the subtitles (default: detected)")
     b.add_argument("--force", action="store_true",
-                   help="sync: write the result even when too few cues were found in the audio")
+                   help="write a result even when the transcript or subtitles do not fit the audio")
     add_style_arguments(b)
     return b
 

@@ -9,19 +9,21 @@ single job does reaches batches without a second copy.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .cues import CueStyle
 from .errors import SubalignError
-from .formats import check_output_path, read_subtitles
+from .formats import check_output_path, read_subtitles, read_transcript
+from .media import probe
 from .models import DEFAULT_MODEL
-from .pipeline import Alignment, align_media
+from .pipeline import MIN_WORD_SCORE, Alignment, align_media
 from .progress import Progress
 from .sync import SyncResult, sync_subtitles
-from .text import read_text
+from .tracks import embed_track, read_subtitle_track
 
 __all__ = ["JobOutcome", "align_file", "not_found_message", "sync_file", "untrusted_message"]
 
@@ -33,6 +35,8 @@ class JobOutcome:
     output: Path
     result: Alignment | SyncResult
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    embedded: Path | None = None  # sync --embed: the container copy written
 
 
 def _check_stream(audio_stream: int) -> None:
@@ -54,24 +58,44 @@ def align_file(
     device: str = "auto",
     dtype: str = "auto",
     progress: bool | Progress | None = False,
+    karaoke: bool | None = None,
+    force: bool = False,
 ) -> JobOutcome:
-    """`subalign align`: align the transcript file (``"-"`` for stdin) to `media` and write
-    `output` (its extension picks the format); a warning names the words not found."""
+    """`subalign align`: align the transcript file (``"-"`` for stdin; a subtitle file's cue text
+    works too) to `media` and write `output` (its extension picks the format). A transcript that
+    does not belong to the audio (too few words heard) is refused (SubalignError) unless `force`;
+    a warning names the words not found."""
     _check_stream(audio_stream)
     inputs = [media] + ([transcript] if str(transcript) != "-" else [])
-    out = check_output_path(output, inputs=inputs)
-    text = read_text(transcript)
+    out = check_output_path(output, inputs=inputs, karaoke=karaoke)
+    text, subs = read_transcript(transcript)
+    notes: list[str] = []
+    if subs is not None:
+        notes.append(f"{subs.name} is a subtitle file ({subs.format}): the text of its {len(subs.cues)} "
+                     "cues is the transcript (not its numbers and times); new cues are made to the style "
+                     "— to keep its cues and only re-time them, use 'subalign sync'")
     result = align_media(media, text, language=language, audio_stream=audio_stream, progress=progress,
                          style=style, refine=refine, long=long, model=model, device=device, dtype=dtype)
-    result.save(out, inputs=inputs)
+    warnings: list[str] = []
+    if not result.trusted:
+        heard = round(result.confidence * len(result.words))
+        why = (f"only {heard} of the transcript's {len(result.words)} words ({result.confidence:.0%}) "
+               f"were heard in the audio (found with a score of at least {MIN_WORD_SCORE})")
+        if not force:
+            raise SubalignError(
+                f"{why}; the transcript likely does not belong to this audio (wrong text, language "
+                "or file?), so nothing was written; use --force to write the result anyway")
+        warnings.append(f"{why}; writing anyway (--force)")
+    result.save(out, inputs=inputs, karaoke=karaoke)
     missing = result.missing
-    warnings = (not_found_message(result.words, missing),) if missing else ()
-    return JobOutcome(out, result, warnings)
+    if missing:
+        warnings.append(not_found_message(result.words, missing))
+    return JobOutcome(out, result, tuple(warnings), tuple(notes))
 
 
 def sync_file(
     media: str | Path,
-    subtitles: str | Path,
+    subtitles: str | Path | None,
     output: str | Path,
     *,
     language: str = "en",
@@ -83,14 +107,32 @@ def sync_file(
     dtype: str = "auto",
     progress: bool | Progress | None = False,
     warn: Callable[[str], None] | None = None,
+    subtitle_stream: int | None = None,
+    embed: str | Path | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> JobOutcome:
-    """`subalign sync`: re-time the subtitle file to `media` and write `output`. When too few
-    cues were found the result is refused (SubalignError) unless `force`; `warn` is given each
-    warning as soon as it is known, so the warnings are shown even when the result is refused."""
+    """`subalign sync`: re-time the subtitle file (None: the media's own text subtitle track,
+    `subtitle_stream` picks another) to `media` and write `output`; `embed` also writes a copy of
+    the container with the re-timed track. When the result is not trusted it is refused
+    (SubalignError) unless `force`; `warn` is given each warning as soon as it is known, so the
+    warnings are shown even when the result is refused; `note` hears which track is used."""
     _check_stream(audio_stream)
-    inputs = [media, subtitles]
+    if subtitle_stream is not None and subtitle_stream < 0:
+        raise SubalignError("--subtitle-stream must be 0 or more")
+    if subtitles is not None and subtitle_stream is not None:
+        raise SubalignError("give SUBS or --subtitle-stream, not both")
+    inputs = [media] + ([subtitles] if subtitles is not None else [])
     out = check_output_path(output, inputs=inputs)
-    subs = read_subtitles(subtitles, encoding=encoding)
+    copy = _check_embed_path(embed, [*inputs, out]) if embed else None
+    info = probe(media)
+    track = None
+    if subtitles is not None:
+        subs = read_subtitles(subtitles, encoding=encoding, fps=info.fps)
+    else:
+        subs, track = read_subtitle_track(media, subtitle_stream, encoding=encoding)
+        if note is not None:
+            note(f"re-timing {track.describe()} of {media}")
+    subs = replace(subs, fps=info.fps, language=language)
     result = sync_subtitles(media, subs, language=language, audio_stream=audio_stream,
                             progress=progress, model=model, device=device, dtype=dtype)
     warnings = list(result.warnings)
@@ -107,7 +149,23 @@ def sync_file(
         if warn is not None:
             warn(warnings[-1])
     result.save(out, inputs=inputs)
-    return JobOutcome(out, result, tuple(warnings))
+    if copy is not None:
+        embed_track(media, result.subtitles, copy, replace=track)
+    return JobOutcome(out, result, tuple(warnings), embedded=copy)
+
+
+def _check_embed_path(path: str | Path, others: Sequence[object]) -> Path:
+    """--embed's file: not an input nor OUT, in an existing writable folder, with an extension."""
+    dest = Path(path).expanduser()
+    if not dest.suffix:
+        raise SubalignError(f"--embed {path}: give the copy a container extension such as .mkv or .mp4")
+    for other in others:
+        if dest.resolve() == Path(str(other)).expanduser().resolve():
+            raise SubalignError(f"--embed {path}: refusing to overwrite an input or the output; choose another name")
+    folder = dest.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise SubalignError(f"--embed {path}: the folder '{folder}' does not exist or cannot be written")
+    return dest
 
 
 def untrusted_message(result: SyncResult) -> str:

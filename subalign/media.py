@@ -14,6 +14,7 @@ import re
 import shutil
 import struct
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,8 +27,12 @@ from subalign.errors import MediaError
 from subalign.progress import Progress, job_progress
 
 __all__ = [
+    "IMAGE_SUBTITLE_CODECS",
     "AudioStream",
     "MediaInfo",
+    "SubtitleStream",
+    "embed_subtitles",
+    "extract_subtitles",
     "ffmpeg_binary",
     "iter_audio",
     "load_audio",
@@ -101,15 +106,49 @@ class AudioStream:
     language: str | None
 
 
+#: Subtitle codecs that are pictures, not text: they cannot be re-timed by what they say.
+IMAGE_SUBTITLE_CODECS = frozenset({
+    "hdmv_pgs_subtitle", "pgssub", "dvd_subtitle", "dvdsub", "dvb_subtitle", "dvbsub", "xsub",
+    "dvb_teletext", "arib_caption",
+})
+
+
+@dataclass(frozen=True)
+class SubtitleStream:
+    """One subtitle stream of a media file. `index` is its 0-based ordinal among the subtitle
+    streams (text and image alike, as ffmpeg's `0:s:N` counts them); `stream` its index among
+    all the file's streams; `codec` ffmpeg's name (subrip, ass, webvtt, mov_text,
+    hdmv_pgs_subtitle…)."""
+
+    index: int
+    codec: str
+    language: str | None = None
+    title: str | None = None
+    stream: int | None = None
+    default: bool = False
+
+    @property
+    def is_text(self) -> bool:
+        """Whether the stream holds text (not pictures of text, such as PGS or VobSub)."""
+        return self.codec not in IMAGE_SUBTITLE_CODECS
+
+    def describe(self) -> str:
+        """"subtitle stream 1 (subrip, eng, "English")" for messages."""
+        extra = ", ".join(x for x in (self.codec, self.language, f'"{self.title}"' if self.title else None) if x)
+        return f"subtitle stream {self.index} ({extra})"
+
+
 @dataclass(frozen=True)
 class MediaInfo:
-    """What a media file holds: container format, duration (s), audio streams, video frame rate."""
+    """What a media file holds: container format, duration (s), audio streams, video frame rate,
+    subtitle streams."""
 
     path: Path
     format: str | None
     duration: float | None
     audio_streams: tuple[AudioStream, ...]
     fps: float | None
+    subtitle_streams: tuple[SubtitleStream, ...] = ()
 
 
 def probe(path: str | os.PathLike[str]) -> MediaInfo:
@@ -175,6 +214,8 @@ _STREAM_RE = re.compile(
     r"^\s*Stream #0:(?P<idx>\d+)(?:\[[^\]]*\])?(?:\((?P<lang>[^)]*)\))?: "
     r"(?P<kind>Video|Audio|Subtitle|Data|Attachment): (?P<rest>.*)$"
 )
+_TITLE_RE = re.compile(r"^\s{4,}title\s*: (?P<title>.*)$", re.IGNORECASE)
+_OUTPUT_RE = re.compile(r"^Output #")
 _HZ_RE = re.compile(r"(?P<rate>\d+) Hz(?:, (?P<layout>[^,]+))?")
 _CHANNELS_RE = re.compile(r"^(?P<n>\d+) channels")
 _RATE_RE = re.compile(r"(?P<v>\d+(?:\.\d+)?)(?P<k>k?) (?P<unit>fps|tbr)\b")
@@ -205,6 +246,8 @@ def _parse_ffmpeg_stderr(path: Path, stderr: str) -> MediaInfo:
         raise _open_error(path, stderr)  # e.g. a text file read as a lyrics/subtitle format
     duration: float | None = None
     streams: dict[int, tuple[str, str | None, str]] = {}
+    titles: dict[int, str] = {}
+    current: int | None = None  # the stream whose metadata lines follow
     for line in lines:
         m = _DURATION_RE.match(line)
         if m and duration is None and m.group("h") is not None:
@@ -212,21 +255,38 @@ def _parse_ffmpeg_stderr(path: Path, stderr: str) -> MediaInfo:
         m = _STREAM_RE.match(line)
         if m:
             kind_lang_rest = (m.group("kind"), m.group("lang"), m.group("rest"))
-            streams.setdefault(int(m.group("idx")), kind_lang_rest)
+            current = int(m.group("idx"))
+            streams.setdefault(current, kind_lang_rest)
+            continue
+        if _OUTPUT_RE.match(line):
+            current = None
+        t = _TITLE_RE.match(line)
+        if t and current is not None:
+            titles.setdefault(current, t.group("title").strip())
     audio: list[AudioStream] = []
+    subtitles: list[SubtitleStream] = []
     fps: float | None = None
-    for _, (kind, lang, rest) in sorted(streams.items()):
+    for idx, (kind, lang, rest) in sorted(streams.items()):
         if kind == "Audio":
             audio.append(_audio_from_dump(len(audio), lang, rest))
+        elif kind == "Subtitle":
+            subtitles.append(SubtitleStream(len(subtitles), _codec(rest), _language(lang), titles.get(idx),
+                                            idx, "(default)" in rest))
         elif kind == "Video" and fps is None and "(attached pic)" not in rest:
             rates = {m.group("unit"): float(m.group("v")) * (1000 if m.group("k") else 1)
                      for m in _RATE_RE.finditer(rest)}
             fps = rates.get("fps", rates.get("tbr"))
-    return MediaInfo(path=path, format=fmt, duration=duration, audio_streams=tuple(audio), fps=fps)
+    return MediaInfo(path=path, format=fmt, duration=duration, audio_streams=tuple(audio), fps=fps,
+                     subtitle_streams=tuple(subtitles))
+
+
+def _codec(rest: str) -> str:
+    """The codec name that starts a stream line's description ("aac (LC), 44100 Hz…")."""
+    return re.split(r"[\s,(]", rest, maxsplit=1)[0] or "unknown"
 
 
 def _audio_from_dump(ordinal: int, lang: str | None, rest: str) -> AudioStream:
-    codec = re.split(r"[\s,(]", rest, maxsplit=1)[0] or "unknown"
+    codec = _codec(rest)
     rate = channels = None
     m = _HZ_RE.search(rest)
     if m:
@@ -248,10 +308,19 @@ def _info_from_ffprobe(path: Path, data: dict) -> MediaInfo:
     """Build MediaInfo from `ffprobe -show_format -show_streams -of json` output."""
     fmt = data.get("format", {})
     audio: list[AudioStream] = []
+    subtitles: list[SubtitleStream] = []
     fps: float | None = None
     for st in sorted(data.get("streams", []), key=lambda s: int(s.get("index", 0))):
         kind = st.get("codec_type")
-        if kind == "audio":
+        tags = st.get("tags") or {}
+        if kind == "subtitle":
+            subtitles.append(SubtitleStream(
+                index=len(subtitles), codec=st.get("codec_name") or "unknown",
+                language=_language(tags.get("language")), title=tags.get("title") or None,
+                stream=_int_or_none(st.get("index")),
+                default=bool((st.get("disposition") or {}).get("default")),
+            ))
+        elif kind == "audio":
             audio.append(AudioStream(
                 index=len(audio),
                 codec=st.get("codec_name") or "unknown",
@@ -263,7 +332,7 @@ def _info_from_ffprobe(path: Path, data: dict) -> MediaInfo:
             fps = _ratio(st.get("avg_frame_rate")) or _ratio(st.get("r_frame_rate"))
     return MediaInfo(path=path, format=fmt.get("format_name"),
                      duration=_float_or_none(fmt.get("duration")), audio_streams=tuple(audio),
-                     fps=fps)
+                     fps=fps, subtitle_streams=tuple(subtitles))
 
 
 def _is_cover_art(stream: dict) -> bool:
@@ -325,6 +394,140 @@ def _open_error(path: Path, stderr: str) -> MediaError:
     reason = next((x for x in lines if "error" in x.lower()), lines[-1])
     reason = re.sub(r"^Error opening input(?: files?)?:\s*", "", reason)
     return MediaError(f"{path} cannot be opened by ffmpeg: {reason[:200]}")
+
+
+# --------------------------------------------------------------------------------------------
+# Subtitle streams
+
+#: How ffmpeg writes a text subtitle codec as a file: (muxer, codec, format name). ASS and WebVTT
+#: are copied as they are (styles and positions kept); everything else (mov_text, text…) becomes
+#: SubRip, which keeps bold, italic and underline.
+_EXTRACT = {
+    "ass": ("ass", "copy", "ass"), "ssa": ("ass", "copy", "ass"), "webvtt": ("webvtt", "copy", "vtt"),
+    "subrip": ("srt", "copy", "srt"), "srt": ("srt", "copy", "srt"),
+}
+_TO_SRT = ("srt", "srt", "srt")
+#: The subtitle codec a container needs for a written track (others take the file's own: copy).
+_CONTAINER_CODEC = {".mp4": "mov_text", ".m4v": "mov_text", ".mov": "mov_text", ".3gp": "mov_text",
+                    ".webm": "webvtt"}
+
+
+def _pick_subtitle_stream(info: MediaInfo, stream: int | None) -> SubtitleStream:
+    """The subtitle stream `stream` (None: the first text one), or a MediaError saying why not."""
+    subs = info.subtitle_streams
+    if not subs:
+        raise MediaError(f"{info.path} has no subtitle stream; give the subtitles as a file (SUBS)")
+    if stream is None:
+        chosen = next((s for s in subs if s.is_text), None)
+        if chosen is None:
+            raise _image_stream(info.path, subs[0] if len(subs) == 1 else None)
+        return chosen
+    if not 0 <= stream < len(subs):
+        have = "1 subtitle stream (0)" if len(subs) == 1 else f"{len(subs)} subtitle streams (0–{len(subs) - 1})"
+        raise MediaError(f"{info.path} has {have}; --subtitle-stream {stream} does not exist")
+    if not subs[stream].is_text:
+        raise _image_stream(info.path, subs[stream])
+    return subs[stream]
+
+
+def _image_stream(path: Path, stream: SubtitleStream | None) -> MediaError:
+    what = (f"its {stream.describe()} is" if stream is not None
+            else "its subtitle streams are all")
+    return MediaError(
+        f"{path}: {what} pictures of text (PGS, VobSub or DVB bitmaps), which cannot be re-timed by "
+        "what they say; convert them to text first (OCR, e.g. with Subtitle Edit) and give the "
+        "result as SUBS"
+    )
+
+
+def extract_subtitles(path: str | os.PathLike[str], stream: int | None = None) -> tuple[bytes, str, SubtitleStream]:
+    """The text of a subtitle stream of `path`, as ffmpeg writes it: `stream` counts the file's
+    subtitle streams from 0 (text and image alike, as ffmpeg's `0:s:N`); None takes the first
+    text stream. Returns the file's bytes, its format ("ass", "vtt" or "srt") and the stream.
+
+    ASS/SSA and WebVTT streams are copied as they are; others (SubRip, mov_text, text…) are
+    written as SubRip. A file without subtitle streams, an image stream (PGS, VobSub, DVB) or a
+    stream ffmpeg cannot write as text is a MediaError of one line.
+    """
+    info = probe(path)
+    chosen = _pick_subtitle_stream(info, stream)
+    attempts = [_EXTRACT.get(chosen.codec, _TO_SRT), _TO_SRT]
+    said = ""
+    for muxer, codec, name in attempts:
+        cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
+               str(info.path.resolve()), "-map", f"0:s:{chosen.index}", "-c:s", codec, "-f", muxer, "pipe:1"]
+        try:
+            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        except OSError as exc:
+            raise _cannot_run(cmd[0], exc) from None
+        if proc.returncode == 0 and proc.stdout.strip():
+            return proc.stdout, name, chosen
+        said = next((_clean(x) for x in reversed(proc.stderr.decode("utf-8", "replace").splitlines())
+                     if x.strip()), "") or ("no text" if proc.returncode == 0 else f"exit status {proc.returncode}")
+    raise MediaError(f"ffmpeg could not read {chosen.describe()} of {info.path} as text: {said[:200]}")
+
+
+def embed_subtitles(
+    media: str | os.PathLike[str], subtitles: str | os.PathLike[str], out: str | os.PathLike[str], *,
+    replace: SubtitleStream | None = None, language: str | None = None, title: str | None = None,
+) -> Path:
+    """Write a copy of `media` to `out` with the subtitle file `subtitles` as a subtitle track:
+    every stream of `media` is copied as it is (no re-encoding), except that the track `replace`
+    (the one that was re-timed) is left out and the new track takes its language, title and
+    default flag. The new track is the last subtitle track; its codec is the subtitle file's own
+    (SubRip, ASS, WebVTT) in Matroska, mov_text in MP4/MOV, WebVTT in WebM.
+
+    `media` is never modified: ffmpeg writes a temporary file in `out`'s folder, which is then
+    renamed to `out` in one step (no partial file on failure). Raises MediaError (one line).
+    """
+    src, dest = Path(media), Path(out).expanduser()
+    if dest.parent and not dest.parent.is_dir():
+        raise MediaError(f"cannot write '{dest}': the folder '{dest.parent}' does not exist; create it first")
+    with contextlib.suppress(OSError):
+        if dest.exists() and os.path.samefile(src, dest):
+            raise MediaError(f"refusing to overwrite the input '{src}'; give --embed another file name")
+    info = probe(src)
+    kept = len(info.subtitle_streams) - (1 if replace is not None else 0)
+    cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+           "-i", str(src.resolve()), "-i", str(Path(subtitles).resolve()), "-map", "0"]
+    if replace is not None:
+        cmd += ["-map", f"-0:s:{replace.index}"]
+    cmd += ["-map", "1:0", "-c", "copy", f"-c:s:{kept}", _CONTAINER_CODEC.get(dest.suffix.lower(), "copy")]
+    language = language or (replace.language if replace is not None else None)
+    title = title or (replace.title if replace is not None else None)
+    if language:
+        cmd += [f"-metadata:s:s:{kept}", f"language={language}"]
+    if title:
+        cmd += [f"-metadata:s:s:{kept}", f"title={title}"]
+    if replace is not None and replace.default:
+        cmd += [f"-disposition:s:{kept}", "default"]
+    fd, temp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=dest.suffix or ".mkv", dir=dest.parent or ".")
+    os.close(fd)
+    try:
+        try:
+            proc = subprocess.run([*cmd, temp], stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        except OSError as exc:
+            raise _cannot_run(cmd[0], exc) from None
+        if proc.returncode != 0:
+            lines = [_clean(x) for x in proc.stderr.decode("utf-8", "replace").splitlines() if x.strip()]
+            reason = lines[-1] if lines else f"exit status {proc.returncode}"
+            raise MediaError(f"ffmpeg could not write '{dest}' with the subtitle track: {reason[:200]} "
+                             "(a container holds only some subtitle formats; try a .mkv file name)")
+        with contextlib.suppress(OSError):
+            os.chmod(temp, 0o666 & ~_umask())
+        os.replace(temp, dest)
+        temp = ""
+    finally:
+        if temp:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+    return dest
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 # --------------------------------------------------------------------------------------------
@@ -500,10 +703,11 @@ def _check_decode(info: MediaInfo, stream: int, rc: int, stderr_lines: list[str]
 def _duration_is_exact(info: MediaInfo, stderr_lower: list[str]) -> bool:
     """Whether the container's duration is a reliable length for the decoded stream.
 
-    Only for single-audio-stream files without video (else the duration may belong to another
-    stream) and not when ffmpeg had to guess it from the bitrate (VBR mp3 without a header).
+    Only for single-audio-stream files without video or subtitles (else the duration may belong
+    to another stream: a subtitle track may end after the sound) and not when ffmpeg had to guess
+    it from the bitrate (VBR mp3 without a header).
     """
-    if info.fps is not None or len(info.audio_streams) != 1:
+    if info.fps is not None or len(info.audio_streams) != 1 or info.subtitle_streams:
         return False
     return not any("estimating duration from bitrate" in x for x in stderr_lower)
 

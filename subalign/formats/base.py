@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from subalign.types import Cue, WordSpan
 
-__all__ = ["Writer", "to_ms", "cue_lines", "cue_times_ms", "format_clock"]
+__all__ = [
+    "Writer", "to_ms", "to_cs", "cue_lines", "cue_times", "cue_times_ms", "format_clock",
+    "karaoke_marks", "words_by_line",
+]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -35,8 +38,19 @@ def to_ms(seconds: float) -> int:
     Rounding goes through the float's shortest decimal form, so it matches what a reader of the
     seconds would expect rather than the binary value's tiny error.
     """
-    ms = Decimal(repr(float(seconds))).scaleb(3).to_integral_value(rounding=ROUND_HALF_UP)
-    return max(0, int(ms))
+    return _to_units(seconds, 3)
+
+
+def to_cs(seconds: float) -> int:
+    """Seconds to whole centiseconds (the unit of ASS/SSA times), rounded half up as written
+    (1.005 -> 101), never negative. Rounding to the nearest unit is monotonic, so times in order
+    stay in order and cues that did not overlap never overlap."""
+    return _to_units(seconds, 2)
+
+
+def _to_units(seconds: float, digits: int) -> int:
+    units = Decimal(repr(float(seconds))).scaleb(digits).to_integral_value(rounding=ROUND_HALF_UP)
+    return max(0, int(units))
 
 
 def cue_lines(cue: Cue) -> list[str]:
@@ -56,19 +70,68 @@ def cue_times_ms(cues: Sequence[Cue]) -> list[tuple[int, int]]:
     Rounding is monotonic, so ordered float times stay ordered; a cue that rounds to zero length
     gets 1 ms, and a start that would fall before the previous end is moved to that end.
     """
+    return cue_times(cues, to_ms)
+
+
+def cue_times(cues: Sequence[Cue], unit: Callable[[float], int]) -> list[tuple[int, int]]:
+    """`cue_times_ms` in the whole units `unit` rounds seconds to (`to_ms`, `to_cs`)."""
     times = []
     previous_end = 0
     for cue in cues:
-        start = max(to_ms(cue.start), previous_end)
-        end = max(to_ms(cue.end), start + 1)
+        start = max(unit(cue.start), previous_end)
+        end = max(unit(cue.end), start + 1)
         times.append((start, end))
         previous_end = end
     return times
 
 
-def format_clock(ms: int, separator: str) -> str:
-    """Milliseconds as HH:MM:SS<separator>mmm (hours grow past two digits when needed)."""
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{separator}{millis:03d}"
+def words_by_line(cue: Cue) -> list[list[WordSpan]] | None:
+    """The cue's words on each of its lines (`cue_lines`), for formats that time each word
+    (karaoke); None when the lines are not the words' texts joined by spaces (cues made
+    elsewhere), so the caller can fall back to the plain lines."""
+    from subalign.cues.breaks import display
+
+    lines = cue_lines(cue)
+    words = [(w, display(w.text)) for w in cue.words]
+    words = [(w, shown) for w, shown in words if shown]
+    out: list[list[WordSpan]] = []
+    k = 0
+    for line in lines:
+        taken: list[WordSpan] = []
+        pos = 0
+        while k < len(words) and line.startswith(words[k][1], pos):
+            taken.append(words[k][0])
+            pos += len(words[k][1])
+            k += 1
+            if pos == len(line) or line[pos] != " ":
+                break
+            pos += 1
+        if not taken or pos != len(line):
+            return None
+        out.append(taken)
+    return out if k == len(words) and out else None
+
+
+def format_clock(ticks: int, separator: str, *, hour_digits: int = 2, per_second: int = 1000) -> str:
+    """A time in whole milliseconds (or `per_second` ticks: 100 for centiseconds) as
+    HH:MM:SS<separator>mmm, hours padded to `hour_digits` and growing when needed."""
+    hours, rest = divmod(ticks, 3600 * per_second)
+    minutes, rest = divmod(rest, 60 * per_second)
+    secs, fraction = divmod(rest, per_second)
+    digits = len(str(per_second)) - 1
+    return f"{hours:0{hour_digits}d}:{minutes:02d}:{secs:02d}{separator}{fraction:0{digits}d}"
+
+
+def karaoke_marks(words: Sequence[WordSpan], start: int, end: int,
+                  unit: Callable[[float], int]) -> list[tuple[int, int]]:
+    """Each word's (start, end) in the whole units `unit` rounds to, kept inside its cue's
+    [start, end] and in order (a word never starts before the one before it ends), so the gaps
+    and the words' durations add up exactly to the cue's length."""
+    marks = []
+    pos = start
+    for w in words:
+        a = min(max(unit(w.start), pos), end)
+        b = min(max(unit(w.end), a), end)
+        marks.append((a, b))
+        pos = b
+    return marks

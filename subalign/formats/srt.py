@@ -9,13 +9,13 @@ cues, blank lines inside a cue's text, coordinates after the end time.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from ..cues.breaks import display
 from ..errors import TranscriptError
-from ..types import Cue, WordSpan
+from ..types import WordSpan
 from .base import format_clock, to_ms
-from .document import FreshCue, Markup, SubtitleCue, Subtitles, common_markup
+from .document import FreshCue, HighlightWriter, Markup, SubtitleCue, common_markup
 
 __all__ = ["SRT", "SrtFormat", "SrtWriter"]
 
@@ -60,6 +60,8 @@ class SrtFormat:
     """SubRip: [number] / timing / text lines, cues separated by blank lines."""
 
     name = "srt"
+    lossless = True
+    family: tuple[str, ...] = ()
     extensions = (".srt",)
 
     def sniff(self, lines: Sequence[str]) -> bool:
@@ -123,7 +125,8 @@ class SrtFormat:
         timing = timing_text(cue, ",")
         return f"{timing} {cue.settings}" if cue.settings else timing
 
-    def render(self, cues: Sequence[FreshCue]) -> str:
+    def render(self, cues: Sequence[FreshCue], fps: float | None = None,
+               language: str | None = None) -> str:
         """Numbered from 1, LF line ends, a blank line after every cue."""
         return "".join(
             f"{number}\n{format_clock(c.start_ms, ',')} --> {format_clock(c.end_ms, ',')}\n"
@@ -158,11 +161,26 @@ def _check_body(body: list[str], first: int, name: str) -> None:
 SRT = SrtFormat()
 
 
-class SrtWriter:
-    """Numbered SubRip cues with millisecond times and LF line ends; words and meta are not used."""
+class SrtWriter(HighlightWriter):
+    """Numbered SubRip cues with millisecond times and LF line ends.
 
+    SubRip has no standard for word highlighting; with `karaoke`, each cue is shown once per word
+    with that word underlined (<u>, which every SubRip player shows), from the word's start to the
+    next word's start (the first from the cue's start, the last to its end) — the cue-per-word
+    layout other aligners (whisper's highlight_words) write. A cue whose lines are not its words
+    (made elsewhere) stays one plain cue.
+    """
+
+    format = "srt"
     extension = ".srt"
 
-    def render(self, words: Sequence[WordSpan], cues: Sequence[Cue], meta: Mapping[str, Any]) -> str:
-        """Render the cues that have text as one SRT document."""
-        return Subtitles.from_cues(cues, "srt").render("srt")
+    def highlight(self, lines: list[list[WordSpan]], marks: list[tuple[int, int]], start: int,
+                  end: int) -> list[FreshCue]:
+        flat = [w for line in lines for w in line]
+        bounds = [start] + [a for a, _ in marks[1:]] + [end]
+        return [
+            FreshCue(bounds[k], bounds[k + 1], "", tuple(
+                " ".join(f"<u>{display(w.text)}</u>" if w is word else display(w.text) for w in line)
+                for line in lines))
+            for k, word in enumerate(flat) if bounds[k + 1] > bounds[k]
+        ]

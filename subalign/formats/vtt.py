@@ -8,14 +8,14 @@ payload), NOTE, STYLE or REGION; anything else is an error naming the file and l
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from ..cues.breaks import display
 from ..errors import TranscriptError
 from ..text.markup import escape
-from ..types import Cue, WordSpan
+from ..types import WordSpan
 from .base import format_clock
-from .document import FreshCue, Markup, SubtitleCue, Subtitles, common_markup
+from .document import FreshCue, HighlightWriter, Markup, SubtitleCue, common_markup
 from .srt import check_timing, seconds, show, timing_text
 
 __all__ = ["VTT", "VttFormat", "VttWriter", "escape_cue_text"]
@@ -33,6 +33,8 @@ class VttFormat:
     """WebVTT cues, NOTE, STYLE and REGION blocks after a "WEBVTT" header."""
 
     name = "vtt"
+    lossless = True
+    family: tuple[str, ...] = ()
     extensions = (".vtt", ".webvtt")
 
     def sniff(self, lines: Sequence[str]) -> bool:
@@ -82,7 +84,8 @@ class VttFormat:
         timing = timing_text(cue, ".")
         return f"{timing} {cue.settings}" if cue.settings else timing
 
-    def render(self, cues: Sequence[FreshCue]) -> str:
+    def render(self, cues: Sequence[FreshCue], fps: float | None = None,
+               language: str | None = None) -> str:
         """The header, then each cue (with its identifier when it has one) after a blank line."""
         blocks = ["WEBVTT"]
         for c in cues:
@@ -129,11 +132,24 @@ def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
 VTT = VttFormat()
 
 
-class VttWriter:
-    """WebVTT cues with millisecond times; words and meta are not used."""
+class VttWriter(HighlightWriter):
+    """WebVTT cues with millisecond times. With `karaoke`, every word after the first carries a
+    WebVTT timestamp tag (`Hello <00:00:01.500>world`): players show the words before it as past
+    and after it as future (`::cue(:past)`, `::cue(:future)` in CSS), so the words light up as
+    they are said. Tags fall strictly inside the cue and increase, as the specification asks; a
+    word that starts with the cue (or with the word before it) gets none."""
 
+    format = "vtt"
     extension = ".vtt"
 
-    def render(self, words: Sequence[WordSpan], cues: Sequence[Cue], meta: Mapping[str, Any]) -> str:
-        """Render the cues that have text as one WebVTT document."""
-        return Subtitles.from_cues(cues, "vtt").render("vtt")
+    def highlight(self, lines: list[list[WordSpan]], marks: list[tuple[int, int]], start: int,
+                  end: int) -> list[FreshCue]:
+        last = start
+
+        def word(w: WordSpan, a: int, b: int) -> str:
+            nonlocal last
+            tag = f"<{format_clock(a, '.')}>" if last < a < end else ""
+            last = max(last, a)
+            return tag + escape(display(w.text))
+
+        return [FreshCue(start, end, "", tuple(self.each_word(lines, marks, word)))]

@@ -12,13 +12,19 @@ import html
 import re
 from collections.abc import Iterator
 
-__all__ = ["escape", "spoken_text", "split_markup", "strip_tags", "unescape"]
+__all__ = ["escape", "escape_ass", "spoken_text", "split_ass", "split_markup", "strip_tags", "unescape"]
 
 #: An HTML-like tag (<i>, </font>, <c.yellow>, <00:01.000>, <v Bob>), on one line.
 TAG = re.compile(r"<[^<>\n]*>")
 #: An ASS/SSA override block ({\i1}, {\an8}, {\k20}).
 ASS_OVERRIDE = re.compile(r"\{\\[^{}]*\}")
 _MARKUP = re.compile(rf"{TAG.pattern}|{ASS_OVERRIDE.pattern}")
+#: Any ASS/SSA block in braces: override tags ({\i1}) or an author's comment ({note}); neither is
+#: shown on screen.
+ASS_BLOCK = re.compile(r"\{[^{}]*\}")
+#: The text after an override block that starts drawing mode ({\p1}): vector drawing commands
+#: ("m 0 0 l 100 0 …"), not words, up to the next block.
+_ASS_DRAWING = re.compile(r"\{[^{}]*\\p[1-9][^{}]*\}[^{]*")
 #: ASS hard line break, soft line break and hard space.
 _ASS_BREAKS = re.compile(r"\\[Nnh]")
 _BRACKETS = re.compile(r"\[[^\]]*\]|\([^)]*\)|\{[^}]*\}|（[^）]*）|【[^】]*】")
@@ -31,14 +37,31 @@ _DASH = re.compile(r"^\s*[-–—]+\s*")
 def split_markup(line: str) -> Iterator[tuple[bool, str]]:
     """The pieces of a line in order, as (is_markup, text): tags and ASS override blocks are
     markup, everything between them is text (entities not decoded)."""
+    return _pieces(_MARKUP, line)
+
+
+def split_ass(line: str) -> Iterator[tuple[bool, str]]:
+    """The pieces of one line of ASS/SSA event text, as (is_block, text): every {…} block (override
+    tags or a comment) is a block, everything between them is text (with its \\N, \\h escapes).
+    Text drawn in drawing mode ({\\p1}…) is left out: it is vector commands, not words."""
+    return _pieces(ASS_BLOCK, _ASS_DRAWING.sub(lambda m: m.group(0)[: m.group(0).index("}") + 1], line))
+
+
+def _pieces(markup: re.Pattern[str], line: str) -> Iterator[tuple[bool, str]]:
     pos = 0
-    for m in _MARKUP.finditer(line):
+    for m in markup.finditer(line):
         if m.start() > pos:
             yield False, line[pos : m.start()]
         yield True, m.group(0)
         pos = m.end()
     if pos < len(line):
         yield False, line[pos:]
+
+
+def escape_ass(text: str) -> str:
+    """Plain text as ASS/SSA event text: braces would open an override block, so they are
+    escaped as libass and ffmpeg read them (\\{, \\}); line breaks are \\N."""
+    return text.replace("{", "\\{").replace("}", "\\}").replace("\n", "\\N")
 
 
 def strip_tags(text: str, replacement: str = "") -> str:
@@ -62,7 +85,7 @@ def spoken_text(text: str) -> str:
     lines (♪ …) and speaker labels ("JOHN:") removed, one line per original line."""
     out = []
     for line in text.split("\n"):
-        line = unescape(strip_tags(line))
+        line = unescape(strip_tags(_ASS_DRAWING.sub(" ", line)))
         line = _ASS_BREAKS.sub(" ", line)
         if _MUSIC.search(line):
             continue  # sung or music: not speech the model can follow
