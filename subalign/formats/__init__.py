@@ -4,9 +4,13 @@ write files.
 * `document` — the subtitle document model (`Subtitles`, `SubtitleCue`) every format reads into
   and writes from, losslessly in its own format;
 * `srt`, `vtt` — SubRip and WebVTT: read, write back, render fresh cues; `jsonfile` — the JSON of
-  words, cues and how they were made;
+  words, cues and how they were made (and reading it back);
+* `html` — the review page, `plot` — the alignment plot: formats drawn from the media as well as
+  the result (`MediaWriter`s: they get the media as a `MediaInput` and the result as its JSON
+  document, so a JSON file read back draws the same as a fresh result);
 * this module — `FORMATS` (the table), `read_subtitles` / `parse_subtitles`, `write_subtitles`,
-  `write_output` (words + cues), and `write_text`: every file is written atomically.
+  `write_output` (words + cues), `write_document` (a JSON result), and `write_text` /
+  `write_bytes`: every file is written atomically.
 
 Writer plugins (entry point group `subalign.writers`) add output formats to `WRITERS`.
 """
@@ -27,9 +31,11 @@ from ..errors import OutputError, TranscriptError
 from ..plugins import WRITER_GROUP, distribution, entry_points_of
 from ..text.read import decode_subtitles, read_bytes
 from ..types import Cue, WordSpan
-from .base import Writer
+from .base import MediaInput, MediaWriter, Writer
 from .document import SubtitleCue, SubtitleFormat, Subtitles
-from .jsonfile import JsonWriter
+from .html import ReviewWriter
+from .jsonfile import JsonWriter, json_document
+from .plot import PlotWriter
 from .srt import SRT, SrtWriter
 from .vtt import VTT, VttWriter
 
@@ -39,6 +45,8 @@ __all__ = [
     "FORMATS",
     "WRITERS",
     "Format",
+    "MediaInput",
+    "MediaWriter",
     "SubtitleCue",
     "Subtitles",
     "Writer",
@@ -49,6 +57,8 @@ __all__ = [
     "subtitle_format",
     "subtitle_format_for",
     "supported_extensions",
+    "write_bytes",
+    "write_document",
     "write_output",
     "write_subtitles",
     "write_text",
@@ -58,12 +68,12 @@ __all__ = [
 @dataclass(frozen=True)
 class Format:
     """One row of the format table: its name, file extensions (the first is the usual one), the
-    writer of aligned words and cues, and — for subtitle formats — the module object that reads
-    and writes documents."""
+    writer of aligned words and cues (a `MediaWriter` for formats drawn from the media too), and —
+    for subtitle formats — the module object that reads and writes documents."""
 
     name: str
     extensions: tuple[str, ...]
-    writer: Writer
+    writer: Writer | MediaWriter
     subtitles: SubtitleFormat | None = None
 
 
@@ -72,10 +82,13 @@ FORMATS: tuple[Format, ...] = (
     Format("srt", SRT.extensions, SrtWriter(), SRT),
     Format("vtt", VTT.extensions, VttWriter(), VTT),
     Format("json", (".json",), JsonWriter()),
+    Format("html", (".html", ".htm"), ReviewWriter()),
+    Format("png", (".png",), PlotWriter(".png")),
+    Format("svg", (".svg",), PlotWriter(".svg")),
 )
 
 #: Writers by lower-case extension (with the dot): the table's, then `subalign.writers` plugins.
-WRITERS: dict[str, Writer] = {ext: f.writer for f in FORMATS for ext in f.extensions[:1]}
+WRITERS: dict[str, Writer | MediaWriter] = {ext: f.writer for f in FORMATS for ext in f.extensions[:1]}
 _plugins_loaded = False
 
 # What a file that is not SRT or WebVTT probably is, by extension, for the error message.
@@ -188,8 +201,9 @@ def _load_writer_plugins() -> None:
             obj = ep.load()
             writer = obj() if isinstance(obj, type) else obj
             ext = str(writer.extension).lower()
-            if not callable(getattr(writer, "render", None)):
-                raise TypeError("it has no render() method")
+            if not (callable(getattr(writer, "render", None))
+                    or isinstance(writer, MediaWriter)):
+                raise TypeError("it has no render() method (nor check() and render_document())")
         except Exception as exc:  # one broken plugin must not stop the built-in formats
             log.warning("writer plugin %r (%s) skipped: %s", ep.name, distribution(ep), exc)
             continue
@@ -202,7 +216,7 @@ def supported_extensions() -> list[str]:
     return sorted(WRITERS)
 
 
-def _writer_for(path: Path) -> Writer:
+def _writer_for(path: Path) -> Writer | MediaWriter:
     """The writer registered for the path's extension (case-insensitive), or an OutputError."""
     _load_writer_plugins()
     row = format_for(path)
@@ -227,9 +241,24 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_output_path(path: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
+def check_output_path(
+    path: str | Path, inputs: Sequence[str | Path] = (), media: MediaInput | None = None
+) -> Path:
     """Check up front that ``path`` can be written: known extension, existing writable folder,
-    not a folder itself, not one of ``inputs``; return it as a Path or raise OutputError."""
+    not a folder itself, not one of ``inputs``; return it as a Path or raise OutputError.
+
+    A format drawn from the media (.html, .png, .svg) also checks what it needs: ``media``
+    given, its optional packages installed, media small enough to embed.
+    """
+    dest = _check_dest(path, inputs)
+    writer = _writer_for(dest)
+    if isinstance(writer, MediaWriter):
+        writer.check(media)
+    return dest
+
+
+def _check_dest(path: str | Path, inputs: Sequence[str | Path]) -> Path:
+    """`check_output_path` without the format's own checks (for writing a rendered file)."""
     dest = Path(path).expanduser()
     _writer_for(dest)
     if dest.is_dir():
@@ -267,25 +296,60 @@ def write_output(
     *,
     inputs: Sequence[str | Path] = (),
     meta: Mapping[str, Any] | None = None,
+    media: MediaInput | str | Path | None = None,
 ) -> Path:
     """Write words and cues to ``path`` in the format its extension names; return the path.
 
-    The text is rendered in full first, then written atomically with ``write_text``.
+    The file is rendered in full first, then written atomically. Formats drawn from the media
+    (the review page .html, the plot .png/.svg) need ``media`` (a path or a `MediaInput`); the
+    others ignore it.
     """
-    dest = check_output_path(path, inputs)
-    text = _writer_for(dest).render(words, cues, dict(meta or {}))
-    return write_text(dest, text, inputs=inputs)
+    source = MediaInput.of(media) if media is not None else None
+    inputs = [*inputs, source.path] if source is not None else inputs
+    dest = check_output_path(path, inputs, source)
+    writer = _writer_for(dest)
+    if isinstance(writer, MediaWriter):
+        assert source is not None  # writer.check refused None
+        document = json_document(words, cues, dict(meta or {}))
+        return write_bytes(dest, writer.render_document(document, source, dest), inputs=inputs)
+    return write_text(dest, writer.render(words, cues, dict(meta or {})), inputs=inputs)
+
+
+def write_document(
+    path: str | Path,
+    document: Mapping[str, Any],
+    media: MediaInput | str | Path,
+    *,
+    inputs: Sequence[str | Path] = (),
+) -> Path:
+    """Draw a result given as its JSON document (`jsonfile.read_result`, `json_document`) to
+    ``path``: a review page (.html) or a plot (.png, .svg) of ``media``; atomic like the rest."""
+    source = MediaInput.of(media)
+    inputs = [*inputs, source.path]
+    dest = check_output_path(path, inputs, source)
+    writer = _writer_for(dest)
+    if not isinstance(writer, MediaWriter):
+        drawn = ", ".join(e for e in supported_extensions() if isinstance(WRITERS[e], MediaWriter))
+        raise OutputError(
+            f"cannot write '{dest}' from a JSON result: that draws {drawn}; for subtitles, "
+            "run 'subalign align' or 'sync' with -o NAME.srt"
+        )
+    return write_bytes(dest, writer.render_document(document, source, dest), inputs=inputs)
 
 
 def write_text(path: str | Path, text: str, *, inputs: Sequence[str | Path] = ()) -> Path:
-    """Write ``text`` as UTF-8 to ``path`` atomically (checked like ``write_output``).
+    """Write ``text`` as UTF-8 to ``path`` atomically (see `write_bytes`)."""
+    return write_bytes(path, text.encode("utf-8"), inputs=inputs)
 
-    The text goes to a temporary file in the same folder, which is then moved over ``path`` in
+
+def write_bytes(path: str | Path, data: bytes, *, inputs: Sequence[str | Path] = ()) -> Path:
+    """Write ``data`` to ``path`` atomically (the path checked like ``write_output``'s).
+
+    The data goes to a temporary file in the same folder, which is then moved over ``path`` in
     one step, so a reader never sees a partial file and a failure leaves any previous file
     untouched and no temporary file behind.
     """
-    dest = check_output_path(path, inputs)
-    data = text.encode("utf-8")
+    dest = _check_dest(path, inputs)
     mode = _new_file_mode(dest)
     temp = None
     try:
