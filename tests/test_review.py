@@ -9,7 +9,6 @@ the playback, seek on a click, and download nudged cues exactly as subalign writ
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CLIP_TEXT
 
 from subalign import Alignment, WordSpan, read_subtitles, write_review
 from subalign.cli import main
@@ -27,20 +27,12 @@ from subalign.formats.jsonfile import read_result
 from subalign.media import ffmpeg_binary
 from subalign.types import Cue
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "samples" / "sonnet001.mp3"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Chromium as root needs --no-sandbox; the rest keeps it off the network. Playwright gives every
 # launch a fresh temporary --user-data-dir.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync",
                  "--disable-default-apps", "--autoplay-policy=no-user-gesture-required"]
-CLIP_TEXT = """1
-From fairest creatures we desire increase,
-That thereby beauty's rose might never die,
-But as the riper should by time decease,
-His tender heir might bear his memory:
-"""
 SUBS = """1
 00:00:01,000 --> 00:00:02,000
 One.
@@ -72,21 +64,18 @@ def ffmpeg(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory) -> dict[str, Path]:
-    """The clip (WAV, MP4 with video), its transcript and subtitles; aligned and synced by the CLI
-    to JSON and straight to review pages."""
-    d = tmp_path_factory.mktemp("review")
-    clip, video = d / "clip.wav", d / "clip.mp4"
-    ffmpeg("-i", str(SAMPLE), "-t", "14.9", "-ac", "1", "-ar", "16000", str(clip))
+def made(sonnet_clip) -> dict[str, Path]:
+    """The clip (WAV, and MP4 with a video track), its transcript and subtitles; aligned and
+    synced by the CLI to JSON and straight to review pages."""
+    d = sonnet_clip["dir"]
+    clip, video = sonnet_clip["wav"], d / "clip.mp4"
     ffmpeg("-f", "lavfi", "-i", "color=c=0x334455:s=320x180:r=25", "-i", str(clip), "-shortest",
            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(video))
-    (d / "clip.txt").write_text(CLIP_TEXT, encoding="utf-8")
     (d / "clip.srt").write_text(SUBS, encoding="utf-8")
     (d / "pages").mkdir()
-    paths = {"clip": clip, "video": video, "dir": d}
+    paths = {"clip": clip, "video": video, "dir": d, "json": sonnet_clip["json"]}
     for name, argv in {
-        "json": ["align", str(clip), str(d / "clip.txt"), "-o", str(d / "clip.json")],
-        "html": ["align", str(clip), str(d / "clip.txt"), "-o", str(d / "pages" / "clip.html")],
+        "html": ["align", str(clip), str(sonnet_clip["txt"]), "-o", str(d / "pages" / "clip.html")],
         "sync_json": ["sync", str(clip), str(d / "clip.srt"), "-o", str(d / "sync.json")],
         "sync_html": ["sync", str(clip), str(d / "clip.srt"), "-o", str(d / "sync.html")],
     }.items():

@@ -38,7 +38,6 @@ import numpy as np
 from ..errors import OutputError
 from ..media import iter_audio, probe
 from .base import EMBED_LIMIT, MediaInput, format_clock, to_ms
-from .document import common_markup
 from .srt import SRT
 from .vtt import VTT
 
@@ -236,7 +235,7 @@ def _transcript(document: Mapping[str, Any], shown: Sequence[str],
             classes.append(status)
         if k in findings:
             classes.append("broken")
-        start_ms, end_ms = to_ms(cue["start"]), to_ms(cue["end"])
+        start_ms = to_ms(cue["start"])
         head = (f'<span class="num">{k + 1}</span><span class="ct">'
                 f'{format_clock(start_ms, ".")}</span>')
         flags = "".join(f'<span class="flag" title="{html.escape(t)}">{html.escape(t.split()[0])}</span>'

@@ -285,7 +285,7 @@ def draw_plot(data: PlotData, fmt: str = "png") -> bytes:
                   va="top", fontsize=7.5, color="#9a3412" if low else "#1f2328", clip_on=True)
     ax_w.set_yticks([])
     ax_w.set_ylabel("waveform")
-    ax_w.set_title("word segments (orange: score below %.1f)" % LOW_SCORE, fontsize=9, loc="left")
+    ax_w.set_title(f"word segments (orange: score below {LOW_SCORE:.1f})", fontsize=9, loc="left")
     ax_w.tick_params(labelbottom=False)
 
     for number, start, end in data.cues:
