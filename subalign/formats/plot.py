@@ -8,7 +8,7 @@ Three panels share the time axis:
    aligned to) drawn in red — the diagonal you expect when the text matches the audio;
 2. **words** over the **waveform**: each word's segment shaded (low-scoring words in orange) and
    labelled;
-3. **cues**: the subtitle cues with their numbers.
+3. **cues**: the subtitle cues with their numbers (sync: cues placed by interpolation hatched red).
 
 The plot recomputes what it needs for its range only (`MediaInput.plot_range`, default the
 first `DEFAULT_SECONDS` or the whole file when shorter, at most `MAX_SECONDS`): the audio of the
@@ -109,7 +109,7 @@ class PlotData:
     labels: list[str]  # the token of each row
     path: list[tuple[int, int]]  # (frame, row) of every frame the path gives a token
     words: list[tuple[str, float, float, float, int, int]]  # text, start, end, score, first row, rows
-    cues: list[tuple[int, float, float]]  # number (from 1), start, end
+    cues: list[tuple[int, float, float, str]]  # number (from 1), start, end, status (sync)
     title: str
 
 
@@ -215,8 +215,8 @@ def plot_data(document: Mapping[str, Any], media: MediaInput) -> PlotData:
     for (w, _), n in zip(kept, counts, strict=True):
         words.append((str(w["text"]), float(w["start"]), float(w["end"]), float(w.get("score", 0)), row, n))
         row += n
-    cues = [(k + 1, float(c["start"]), float(c["end"])) for k, c in enumerate(document["cues"])
-            if c["end"] > start and c["start"] < end]
+    cues = [(k + 1, float(c["start"]), float(c["end"]), str(c.get("method") or c.get("status") or ""))
+            for k, c in enumerate(document["cues"]) if c["end"] > start and c["start"] < end]
     title = f"{path.name} · {start:.2f}–{end:.2f} s · {model.name} · {len(words)} words"
     return PlotData(start, end, waveform, model.sample_rate, fs, probs, labels, path_points,
                     words, cues, title)
@@ -288,9 +288,13 @@ def draw_plot(data: PlotData, fmt: str = "png") -> bytes:
     ax_w.set_title(f"word segments (orange: score below {LOW_SCORE:.1f})", fontsize=9, loc="left")
     ax_w.tick_params(labelbottom=False)
 
-    for number, start, end in data.cues:
-        ax_c.broken_barh([(start, end - start)], (0, 1), facecolors="#c7d7ec", edgecolors="#4b6b99", linewidth=0.8)
-        ax_c.text(max(start, t0) + 0.02 * (end - start), 0.5, str(number), va="center", fontsize=8, clip_on=True)
+    for number, start, end, status in data.cues:
+        placed = status in ("interpolated", "unspoken")  # sync: timed from the neighbours
+        ax_c.broken_barh([(start, end - start)], (0, 1), facecolors="#fde8e8" if placed else "#c7d7ec",
+                         edgecolors="#dc2626" if placed else "#4b6b99", linewidth=0.8,
+                         hatch="///" if placed else None)
+        label = f"{number} ({status})" if placed else str(number)
+        ax_c.text(max(start, t0) + 0.02 * (end - start), 0.5, label, va="center", fontsize=8, clip_on=True)
     ax_c.set_yticks([])
     ax_c.set_ylabel("cues", rotation=0, ha="right", va="center")
     ax_c.set_xlim(t0, data.end)
