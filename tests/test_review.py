@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from subalign.formats.jsonfile import read_result
 from subalign.media import ffmpeg_binary
 from subalign.types import Cue
 
+REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Chromium as root needs --no-sandbox; the rest keeps it off the network. Playwright gives every
 # launch a fresh temporary --user-data-dir.
@@ -454,34 +456,12 @@ def test_waveform_peaks_follow_the_audio(made):
 # A film's worth
 
 
-def synthetic_film(words: int = 20_000, per_cue: int = 10) -> dict:
-    """A JSON document of a 2-hour film: 20,000 words in 2,000 cues, some low, a few not found."""
-    rng = np.random.default_rng(7)
-    doc: dict = {"words": [], "cues": [], "meta": {"duration": 7200.0, "model": "hama"}, "report": []}
-    t = 5.0
-    for i in range(words):
-        d = float(rng.uniform(0.15, 0.45))
-        if i % 997 == 5:
-            doc["words"].append({"text": f"lost{i}", "start": None, "end": None, "score": 0.0, "found": False})
-            continue
-        doc["words"].append({"text": f"word{i}", "start": round(t, 3), "end": round(t + d, 3),
-                             "score": round(float(rng.uniform(0.3, 1.0)), 4)})
-        t += d + float(rng.uniform(0.01, 0.08)) + (1.5 if i % per_cue == per_cue - 1 else 0)
-    found = [i for i, w in enumerate(doc["words"]) if w["start"] is not None]
-    for k in range(0, len(found), per_cue):
-        ids = found[k : k + per_cue]
-        text = " ".join(doc["words"][i]["text"] for i in ids)
-        doc["cues"].append({"start": doc["words"][ids[0]]["start"], "end": doc["words"][ids[-1]]["end"],
-                            "text": text, "lines": [text], "words": ids})
-        if len(doc["cues"]) % 50 == 0:
-            doc["report"].append({"cue": len(doc["cues"]), "start": doc["cues"][-1]["start"],
-                                  "rule": "max_cps", "value": 18.5, "limit": 17})
-    return doc
-
-
 def test_a_films_worth_of_words_loads_and_plays(made, tab, tmp_path):
-    doc = synthetic_film()
-    assert len(doc["cues"]) >= 1900 and doc["words"][-1]["end"] > 6000
+    sys.path.insert(0, str(REPO / "bench"))
+    from review_page import film_document  # the benchmark's film: 20,000 words, 2,000 cues
+
+    doc = film_document()
+    assert len(doc["cues"]) >= 1900 and doc["meta"]["duration"] > 6000
     rng = np.random.default_rng(1)
     peaks = rng.integers(-127, 128, size=(720_000, 2)).astype(np.int8)
     peaks.sort(axis=1)

@@ -287,9 +287,17 @@ def review_page(document: Mapping[str, Any], media: MediaInput, dest: str | Path
     for k, cue in enumerate(document["cues"]):
         srt, vtt, text = _cue_lines(cue, markup)
         shown.append(text)
-        cues.append({"s": to_ms(cue["start"]), "e": to_ms(cue["end"]), "srt": srt, "vtt": vtt,
-                     "text": text, "status": str(cue.get("method") or cue.get("status") or ""),
-                     "findings": findings.get(k, [])})
+        item: dict[str, Any] = {"s": to_ms(cue["start"]), "e": to_ms(cue["end"]), "srt": srt}
+        if vtt != srt:  # the page takes the SRT lines and the plain text from them otherwise
+            item["vtt"] = vtt
+        if text != " ".join(srt):
+            item["text"] = text
+        status = str(cue.get("method") or cue.get("status") or "")
+        if status:
+            item["status"] = status
+        if k in findings:
+            item["findings"] = findings[k]
+        cues.append(item)
     kind = "video" if info.fps else "audio"
     element = (f'<{kind} id="media" controls preload="auto" src="{html.escape(media_source(media, dest))}">'
                f"</{kind}>")
@@ -306,11 +314,14 @@ def review_page(document: Mapping[str, Any], media: MediaInput, dest: str | Path
         "command": str(meta.get("command", "align")),
     }
     summary = [f"{len(document['words'])} words", f"{len(cues)} cues", f"{duration:.1f} s"]
-    summary += [f"{key} {meta[key]}" for key in ("model", "boundaries", "method") if meta.get(key)]
+    summary += [str(meta["model"])] if meta.get("model") else []
+    made = [f"{key}: {meta[key]}" for key in ("command", "model", "device", "backend", "boundaries",
+                                              "method", "subalign") if meta.get(key)]
     title = f"subalign review: {path.name}"
     values = {
         "TITLE": html.escape(title),
         "SUMMARY": html.escape(" · ".join(summary)),
+        "MADE": html.escape(", ".join(made), quote=True),
         "MEDIA": element,
         "STYLE": _resource("review.css"),
         "TRANSCRIPT": _transcript(document, shown, findings),

@@ -257,9 +257,11 @@ def draw_plot(data: PlotData, fmt: str = "png") -> bytes:
         ys = [r for _, r in data.path]
         ax_e.plot(xs, ys, color="#ff2d55", linewidth=0.9, marker=".", markersize=2.2, label="best path")
         ax_e.legend(loc="upper right", fontsize=8, framealpha=0.8)
-    for text, _start, end, _score, first, n in data.words:  # right of the word's stretch of path
-        ax_e.text(end + fs, first + (n - 1) / 2, text, fontsize=7, color="white", ha="left", va="center",
-                  clip_on=True, bbox={"boxstyle": "square,pad=0.1", "fc": "black", "ec": "none", "alpha": 0.5})
+    for text, start, end, _score, first, n in data.words:  # beside the word's stretch of path
+        right = end < data.end - 0.08 * seconds  # right of it, or left of it near the end
+        ax_e.text(end + fs if right else start - fs, first + (n - 1) / 2, text, fontsize=7, color="white",
+                  ha="left" if right else "right", va="center", clip_on=True,
+                  bbox={"boxstyle": "square,pad=0.1", "fc": "black", "ec": "none", "alpha": 0.5})
     if rows <= 70:
         ax_e.set_yticks(range(rows), data.labels, fontsize=7 if rows > 35 else 8)
     else:

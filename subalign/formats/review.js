@@ -9,7 +9,13 @@
   const transcript = $("transcript");
   const cueEls = Array.from(transcript.querySelectorAll(".cue"));
   const wordEls = Array.from(transcript.querySelectorAll(".w"));
-  const cues = DATA.cues;                     // {s, e (ms), srt, vtt, text, status, findings}
+  const cues = DATA.cues;                     // {s, e (ms), srt, [vtt, text, status, findings]}
+  for (const c of cues) {                     // what the file leaves out when it repeats srt
+    c.vtt = c.vtt || c.srt;
+    c.text = c.text === undefined ? c.srt.join(" ") : c.text;
+    c.status = c.status || "";
+    c.findings = c.findings || [];
+  }
   const duration = DATA.duration;
   const durationMs = Math.round(duration * 1000);
 
@@ -382,9 +388,11 @@
     $("mark-count").textContent = `(${vis.length})`;
     const count = (k) => marks.filter((m) => m.kind === k).length;
     $("counts").innerHTML = "";
-    for (const [k, label] of [["low", "low score"], ["nf", "not found"], ["interp", "interpolated"], ["rule", "rule findings"]]) {
-      const span = document.createElement("span");
-      span.className = "c"; span.style.color = KIND_COLOR[k]; span.textContent = `${count(k)} ${label}`;
+    const LABEL = { low: ["low-score word", "low-score words"], nf: ["word not found", "words not found"],
+      interp: ["cue timed from neighbours", "cues timed from neighbours"], rule: ["rule broken", "rules broken"] };
+    for (const k of ["low", "nf", "interp", "rule"]) {
+      const span = document.createElement("span"), n = count(k);
+      span.className = "c"; span.style.color = KIND_COLOR[k]; span.textContent = `${n} ${LABEL[k][n === 1 ? 0 : 1]}`;
       $("counts").append(span);
     }
     redraw();
