@@ -63,10 +63,10 @@
     const s = Math.floor(ms / 1000) % 60, f = ms % 1000;
     return `${pad(h, 2)}:${pad(m, 2)}:${pad(s, 2)}${sep}${pad(f, 3)}`;
   }
-  function short(t) {                         // m:ss.mmm for the page
+  function short(t) {                         // [h:]m:ss.mmm for the page
     const ms = Math.max(0, Math.round(t * 1000));
-    const m = Math.floor(ms / 60000), s = (ms % 60000) / 1000;
-    return `${m}:${s.toFixed(3).padStart(6, "0")}`;
+    const h = Math.floor(ms / 3600000), m = Math.floor(ms / 60000) % 60, s = (ms % 60000) / 1000;
+    return `${h ? `${h}:${pad(m, 2)}` : m}:${s.toFixed(3).padStart(6, "0")}`;
   }
 
   // ---- waveform peaks: level 0 as stored, coarser levels made on demand ------------------------
@@ -124,7 +124,12 @@
   if (media) {
     media.addEventListener("play", () => { $("play").innerHTML = "&#10074;&#10074;"; loop(); });
     media.addEventListener("pause", () => { $("play").innerHTML = "&#9654;"; stopAt = null; update(); });
-    for (const ev of ["seeked", "timeupdate", "loadedmetadata"]) media.addEventListener(ev, update);
+    for (const ev of ["timeupdate", "loadedmetadata"]) media.addEventListener(ev, update);
+    media.addEventListener("seeked", () => {   // also a seek from the media's own controls
+      const t = time();
+      if (t < view.t0 || t > view.t0 + view.span) view.t0 = clampView(t - view.span * 0.2);
+      update();
+    });
     media.addEventListener("error", () => {
       const msg = $("media-msg");
       msg.hidden = false;
@@ -327,7 +332,9 @@
   });
   function zoom(factor, at) {
     const span = Math.min(Math.max(0.5, view.span * factor), Math.max(duration, 1));
-    const a = at === undefined ? time() : at, rel = (a - view.t0) / view.span;
+    let a = at === undefined ? time() : at;
+    if (a < view.t0 || a > view.t0 + view.span) a = view.t0 + view.span / 2;  // keep what is shown
+    const rel = (a - view.t0) / view.span;
     view.span = span;
     view.t0 = clampView(a - rel * span);
     redraw();
