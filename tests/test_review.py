@@ -394,6 +394,19 @@ def test_embedded_media_plays_without_the_file(made, tab, tmp_path):
     assert t.seek((w["start"] + w["end"]) / 2)[1] == 5
 
 
+def test_media_with_an_awkward_name_in_another_folder_plays(made, tab, tmp_path):
+    media = tmp_path / "media dir" / "my clip #1 é%.wav"
+    media.parent.mkdir()
+    shutil.copy(made["clip"], media)
+    page = tmp_path / "pages" / "review.html"
+    page.parent.mkdir()
+    write_review(page, made["json"], media)
+    t = tab(page)
+    assert t.js("() => media.getAttribute('src')") == "../media%20dir/my%20clip%20%231%20%C3%A9%25.wav"
+    assert t.js("() => new Promise(r => media.readyState >= 1 ? r(media.duration) : "
+                "media.addEventListener('loadedmetadata', () => r(media.duration)))") == pytest.approx(14.9, abs=0.05)
+
+
 def test_embedding_too_big_media_is_refused_early(made, tmp_path, capsys):
     with pytest.raises(OutputError, match="--embed-media") as caught:
         write_review(tmp_path / "x.html", made["json"], made["clip"], embed_media=True, embed_limit=1000)
