@@ -104,6 +104,8 @@ class Tab:
         self.context = browser.new_context(accept_downloads=True, viewport={"width": width, "height": 800})
         self.page = self.context.new_page()
         self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.goto(path.resolve().as_uri())
@@ -137,8 +139,11 @@ def tab(browser):
     yield open_tab
     for t in tabs:
         errors = list(t.errors)
+        # offline: the page loads nothing but itself and its media (file:, data: or blob: URLs)
+        remote = [u for u in t.requests if not u.startswith(("file:", "data:", "blob:"))]
         t.close()
         assert errors == [], f"console errors in {t.page.url}: {errors}"
+        assert remote == [], f"the page asked the network for {remote}"
 
 
 def page_words(t: Tab) -> list[list]:
@@ -357,6 +362,24 @@ def test_marks_low_scores_words_not_found_interpolated_cues_and_rules(made, tab,
     # unticking a kind hides its marks
     t.page.click("#filters input[data-kind='low']")
     assert "k-low" not in t.js("() => Array.from(document.querySelectorAll('#mark-list li'), e => e.className)")
+
+
+def test_text_that_looks_like_markup_is_shown_as_text(made, tab, tmp_path):
+    doc = read_result(made["json"])
+    odd = ["<script>alert(1)</script>", "a&amp;b", "-->", "<!--", "</div>", '"q"']
+    for i, text in enumerate(odd):
+        doc["words"][i]["text"] = text
+    doc["cues"][0]["lines"] = ["<i>x</i> & <!-- y </script>"]
+    doc["cues"][0]["text"] = doc["cues"][0]["lines"][0]
+    page = write_review(tmp_path / "odd.html", doc, made["clip"])
+    assert "\n".join(odd[:1]) not in page.read_text("utf-8")
+    t = tab(page)
+    assert [row[0] for row in page_words(t)][: len(odd)] == odd
+    assert t.js("() => document.querySelectorAll('script').length") == 2
+    srt = download(t, "#dl-srt", tmp_path / "odd.srt")
+    vtt = download(t, "#dl-vtt", tmp_path / "odd.vtt")
+    assert srt == expected_file(doc, "srt", {}) and vtt == expected_file(doc, "vtt", {})
+    assert "&lt;i&gt;x&lt;/i&gt; &amp; &lt;!-- y &lt;/script&gt;" in vtt
 
 
 def test_sync_page_marks_interpolated_and_unspoken_cues(made, tab, tmp_path):

@@ -257,8 +257,9 @@ def _transcript(document: Mapping[str, Any], shown: Sequence[str],
 
 
 def _script_json(data: Any) -> str:
-    """JSON safe inside a <script> element (no "</" that could close it)."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    """JSON safe inside a <script> element: no "<" at all, so neither "</script" nor "<!--" can
+    change how the page is parsed (JSON reads "\\u003c" back as "<")."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
 
 
 def _resource(name: str) -> str:
