@@ -240,10 +240,10 @@ def test_clicking_a_word_or_cue_plays_from_there(made, tab):
     t = tab(made["html"])
     i = 12
     t.page.click(f"#transcript .w[data-i='{i}']")
-    t.page.wait_for_timeout(300)
+    t.page.wait_for_function(f"media.currentTime > {doc['words'][i]['start'] + 0.05}", timeout=20_000)
     now, paused = t.js("() => [media.currentTime, media.paused]")
     t.js("() => media.pause()")
-    assert not paused and doc["words"][i]["start"] <= now < doc["words"][i]["start"] + 1.0
+    assert not paused and doc["words"][i]["start"] <= now < doc["words"][i]["start"] + 2.0
     # a click on a cue's head selects it and plays from its start
     t.page.click("#transcript .cue[data-cue='2'] .num")
     t.page.wait_for_timeout(200)
@@ -458,8 +458,8 @@ def test_video_plays_in_the_page(made, tab, tmp_path):
     t = tab(out)
     assert t.js("() => [media.tagName, document.getElementById('stage').className]") == ["VIDEO", "video"]
     t.page.click("#play")
-    t.page.wait_for_timeout(800)
-    assert t.js("() => { media.pause(); return [media.currentTime > 0.3, media.videoWidth]; }") == [True, 320]
+    t.page.wait_for_function("media.currentTime > 0.3", timeout=20_000)
+    assert t.js("() => { media.pause(); return media.videoWidth; }") == 320
 
 
 def test_review_page_api_takes_results_documents_and_paths(made, tmp_path):
