@@ -37,7 +37,8 @@ import numpy as np
 
 from ..errors import OutputError
 from ..media import iter_audio, probe
-from .base import EMBED_LIMIT, MediaInput, format_clock, to_ms
+from ..types import Cue
+from .base import EMBED_LIMIT, MediaInput, cue_lines, format_clock, to_ms
 from .srt import SRT
 from .vtt import VTT
 
@@ -178,8 +179,7 @@ def _cue_lines(cue: Mapping[str, Any], markup: str | None) -> tuple[list[str], l
     """
     raw = [str(x) for x in cue.get("lines") or str(cue.get("text", "")).split("\n")]
     if markup is None:
-        lines = [part.strip() for line in raw for part in line.splitlines()]
-        lines = [line for line in lines if line]
+        lines = cue_lines(Cue(0.0, 0.0, tuple(raw)))
         return lines, [VTT.from_plain(line) for line in lines], " ".join(lines)
     source = VTT if markup == "vtt" else SRT
     common = source.text_lines("\n".join(raw))

@@ -285,16 +285,30 @@
     const x = px(time());
     g.fillStyle = "#e11d48"; g.fillRect(x - 0.5, 0, 1.5, H);
   }
+  // The whole file's waveform and marks change only with the size and the marks: drawn once
+  // into a canvas of their own, copied each frame under the viewport and the playhead.
+  let overviewCache = null, overviewKey = "";
   function drawOverview() {
     const [g, W, H] = fit(overview);
-    g.clearRect(0, 0, W, H);
-    drawPeaks(g, 0, Math.max(duration, 1e-3), 0, W, H / 2, H / 2 - 2, "#b3bcc7");
     const px = (t) => (t / Math.max(duration, 1e-3)) * W;
-    for (const m of marks) {
-      if (!kinds[m.kind]) continue;
-      g.fillStyle = KIND_COLOR[m.kind];
-      g.fillRect(px(m.t) - 0.5, m.kind === "low" ? H - 8 : 0, 2, 8);
+    const key = `${overview.width}x${overview.height}:${marksVersion}`;
+    if (key !== overviewKey) {
+      overviewCache = overviewCache || document.createElement("canvas");
+      overviewCache.width = overview.width; overviewCache.height = overview.height;
+      const c = overviewCache.getContext("2d");
+      c.setTransform(dpr(), 0, 0, dpr(), 0, 0);
+      drawPeaks(c, 0, Math.max(duration, 1e-3), 0, W, H / 2, H / 2 - 2, "#b3bcc7");
+      for (const m of marks) {
+        if (!kinds[m.kind]) continue;
+        c.fillStyle = KIND_COLOR[m.kind];
+        c.fillRect(px(m.t) - 0.5, m.kind === "low" ? H - 8 : 0, 2, 8);
+      }
+      overviewKey = key;
     }
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    g.clearRect(0, 0, overview.width, overview.height);
+    g.drawImage(overviewCache, 0, 0);
+    g.setTransform(dpr(), 0, 0, dpr(), 0, 0);
     g.fillStyle = "rgba(29, 78, 216, 0.12)"; g.strokeStyle = "#1d4ed8"; g.lineWidth = 1;
     const x = px(view.t0), w = Math.max(2, px(view.t0 + view.span) - x);
     g.fillRect(x, 0, w, H); g.strokeRect(x + 0.5, 0.5, w - 1, H - 1);
@@ -346,7 +360,7 @@
   // ---- marks: where to look ------------------------------------------------------------------
   const KIND_COLOR = { low: "#f97316", nf: "#7c3aed", interp: "#dc2626", rule: "#b91c1c" };
   const kinds = { low: true, nf: true, interp: true, rule: true };
-  let marks = [];
+  let marks = [], marksVersion = 0;
   function buildMarks() {
     const out = [];
     let lastEnd = 0;
@@ -378,6 +392,7 @@
   function visibleMarks() { return marks.filter((m) => kinds[m.kind]); }
   function renderMarks(more) {
     const list = $("mark-list"), vis = visibleMarks();
+    marksVersion += 1;
     if (!more) { list.textContent = ""; shownMarks = 0; }
     const frag = document.createDocumentFragment();
     for (const m of vis.slice(shownMarks, shownMarks + PAGE)) {
