@@ -340,6 +340,8 @@ def test_marks_low_scores_words_not_found_interpolated_cues_and_rules(made, tab,
         c["words"] = [i for i in c["words"] if i != lost]
     doc["cues"][2]["status"] = "interpolated"
     doc["cues"][3]["method"] = "interpolated"  # the name issue 13 gives the same fact
+    doc["cues"][3]["status"] = "aligned"  # ... and the method wins
+    doc["cues"][1]["method"] = "speech"  # any way of placing a cue but by its words is marked
     doc["report"] = [{"cue": 1, "start": doc["cues"][0]["start"], "rule": "max_cps", "value": 19.3, "limit": 17}]
     doc["words"][4]["score"] = 0.2
     page = write_review(tmp_path / "marks.html", doc, made["clip"])
@@ -348,15 +350,17 @@ def test_marks_low_scores_words_not_found_interpolated_cues_and_rules(made, tab,
     nf = t.js("() => Array.from(document.querySelectorAll('.w.nf'), e => [+e.dataset.i, e.dataset.found, e.dataset.start])")
     assert nf == [[lost, "false", ""]]
     assert t.js("() => Array.from(document.querySelectorAll('.cue.interpolated'), e => +e.dataset.cue)") == [2, 3]
+    assert t.js("() => Array.from(document.querySelectorAll('.cue.placed'), e => +e.dataset.cue)") == [1, 2, 3]
+    assert t.js("() => document.querySelector('.cue[data-cue=\"1\"] .flag.st').textContent") == "speech"
     assert t.js("() => document.querySelector('.cue[data-cue=\"0\"]').classList.contains('broken')")
     assert "max_cps 19.3 > 17" in t.js("() => document.querySelector('.cue[data-cue=\"0\"] .flag').title")
     assert 4 in t.js("() => Array.from(document.querySelectorAll('.w.low'), e => +e.dataset.i)")
     kinds = t.js("() => Array.from(document.querySelectorAll('#mark-list li'), e => e.className)")
     assert {"k-low", "k-nf", "k-interp", "k-rule"} <= set(kinds)
-    assert kinds.count("k-interp") == 2
+    assert kinds.count("k-interp") == 3
     # clicking a mark goes there; raising the threshold marks more words
     t.page.click("#mark-list li.k-interp")
-    assert t.js("() => document.querySelector('.cue.sel').dataset.cue") == "2"
+    assert t.js("() => document.querySelector('.cue.sel').dataset.cue") == "1"
     before = len(t.js("() => Array.from(document.querySelectorAll('.w.low'))"))
     t.page.fill("#low", "0.95")
     t.page.dispatch_event("#low", "change")

@@ -12,7 +12,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from subalign.types import Cue, WordSpan
 
-__all__ = ["MediaInput", "MediaWriter", "Writer", "to_ms", "cue_lines", "cue_times_ms", "format_clock"]
+__all__ = ["ALIGNED", "MediaInput", "MediaWriter", "Writer", "cue_lines", "cue_method", "cue_times_ms",
+           "format_clock", "to_ms"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -82,6 +83,17 @@ class MediaWriter(Protocol):
     def check(self, media: MediaInput | None) -> None: ...
 
     def render_document(self, document: Mapping[str, Any], media: MediaInput, dest: Path) -> bytes: ...
+
+
+#: How a cue was placed, when its words were aligned: cues with any other ``method`` or
+#: ``status`` (sync: "interpolated", "unspoken", ...) are marked by the review page and the plot.
+ALIGNED = frozenset({"", "aligned", "words"})
+
+
+def cue_method(cue: Mapping[str, Any]) -> str:
+    """How a JSON cue was placed: its ``method`` (sync, issue 13), else its ``status`` (sync:
+    "aligned", "interpolated", "unspoken"), else "" (align: every cue is made of aligned words)."""
+    return str(cue.get("method") or cue.get("status") or "")
 
 
 def to_ms(seconds: float) -> int:

@@ -38,7 +38,7 @@ import numpy as np
 from ..errors import OutputError
 from ..media import iter_audio, probe
 from ..types import Cue
-from .base import EMBED_LIMIT, MediaInput, cue_lines, format_clock, to_ms
+from .base import ALIGNED, EMBED_LIMIT, MediaInput, cue_lines, cue_method, format_clock, to_ms
 from .srt import SRT
 from .vtt import VTT
 
@@ -229,10 +229,10 @@ def _transcript(document: Mapping[str, Any], shown: Sequence[str],
 
     for k, cue in enumerate(document["cues"]):
         indices = [i for i in cue.get("words", []) if i >= pos]
-        status = str(cue.get("method") or cue.get("status") or "")
+        status = cue_method(cue)
         classes = ["cue"]
-        if status in ("interpolated", "unspoken"):
-            classes.append(status)
+        if status not in ALIGNED:  # placed without its words: "interpolated", "unspoken", ...
+            classes += ["placed", html.escape(status.replace(" ", "-"))]
         if k in findings:
             classes.append("broken")
         start_ms = to_ms(cue["start"])
@@ -240,8 +240,8 @@ def _transcript(document: Mapping[str, Any], shown: Sequence[str],
                 f'{format_clock(start_ms, ".")}</span>')
         flags = "".join(f'<span class="flag" title="{html.escape(t)}">{html.escape(t.split()[0])}</span>'
                         for t in findings.get(k, []))
-        if status in ("interpolated", "unspoken"):
-            flags += f'<span class="flag st">{status}</span>'
+        if status not in ALIGNED:
+            flags += f'<span class="flag st">{html.escape(status)}</span>'
         if indices:
             lo, hi = min(indices), max(indices) + 1
             gap(pos, lo)
@@ -293,9 +293,9 @@ def review_page(document: Mapping[str, Any], media: MediaInput, dest: str | Path
             item["vtt"] = vtt
         if text != " ".join(srt):
             item["text"] = text
-        status = str(cue.get("method") or cue.get("status") or "")
-        if status:
-            item["status"] = status
+        status = cue_method(cue)
+        if status not in ALIGNED:
+            item["placed"] = status
         if k in findings:
             item["findings"] = findings[k]
         cues.append(item)

@@ -8,7 +8,8 @@ Three panels share the time axis:
    aligned to) drawn in red — the diagonal you expect when the text matches the audio;
 2. **words** over the **waveform**: each word's segment shaded (low-scoring words in orange) and
    labelled;
-3. **cues**: the subtitle cues with their numbers (sync: cues placed by interpolation hatched red).
+3. **cues**: the subtitle cues with their numbers (sync: cues placed without their words, e.g.
+   by interpolation, hatched red).
 
 The plot recomputes what it needs for its range only (`MediaInput.plot_range`, default the
 first `DEFAULT_SECONDS` or the whole file when shorter, at most `MAX_SECONDS`): the audio of the
@@ -36,7 +37,7 @@ import numpy as np
 
 from ..errors import OutputError, TranscriptError
 from ..media import iter_audio, probe
-from .base import MediaInput
+from .base import ALIGNED, MediaInput, cue_method
 
 __all__ = ["DEFAULT_SECONDS", "MAX_SECONDS", "PlotData", "PlotWriter", "draw_plot", "plot_alignment",
            "plot_data"]
@@ -215,7 +216,7 @@ def plot_data(document: Mapping[str, Any], media: MediaInput) -> PlotData:
     for (w, _), n in zip(kept, counts, strict=True):
         words.append((str(w["text"]), float(w["start"]), float(w["end"]), float(w.get("score", 0)), row, n))
         row += n
-    cues = [(k + 1, float(c["start"]), float(c["end"]), str(c.get("method") or c.get("status") or ""))
+    cues = [(k + 1, float(c["start"]), float(c["end"]), cue_method(c))
             for k, c in enumerate(document["cues"]) if c["end"] > start and c["start"] < end]
     title = f"{path.name} · {start:.2f}–{end:.2f} s · {model.name} · {len(words)} words"
     return PlotData(start, end, waveform, model.sample_rate, fs, probs, labels, path_points,
@@ -291,7 +292,7 @@ def draw_plot(data: PlotData, fmt: str = "png") -> bytes:
     ax_w.tick_params(labelbottom=False)
 
     for number, start, end, status in data.cues:
-        placed = status in ("interpolated", "unspoken")  # sync: timed from the neighbours
+        placed = status not in ALIGNED  # sync: placed without its words (interpolated, ...)
         ax_c.broken_barh([(start, end - start)], (0, 1), facecolors="#fde8e8" if placed else "#c7d7ec",
                          edgecolors="#dc2626" if placed else "#4b6b99", linewidth=0.8,
                          hatch="///" if placed else None)

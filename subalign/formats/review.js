@@ -9,11 +9,11 @@
   const transcript = $("transcript");
   const cueEls = Array.from(transcript.querySelectorAll(".cue"));
   const wordEls = Array.from(transcript.querySelectorAll(".w"));
-  const cues = DATA.cues;                     // {s, e (ms), srt, [vtt, text, status, findings]}
+  const cues = DATA.cues;                     // {s, e (ms), srt, [vtt, text, placed, findings]}
   for (const c of cues) {                     // what the file leaves out when it repeats srt
     c.vtt = c.vtt || c.srt;
     c.text = c.text === undefined ? c.srt.join(" ") : c.text;
-    c.status = c.status || "";
+    c.placed = c.placed || "";                // how a cue placed without its words was placed
     c.findings = c.findings || [];
   }
   const duration = DATA.duration;
@@ -253,10 +253,10 @@
     for (let k = Math.max(0, lastAtOrBefore(cueStartMs, t0 * 1000)); k < cues.length && cues[k].s / 1000 < t1; k++) {
       const c = cues[k], x = px(c.s / 1000), w = Math.max(1, px(c.e / 1000) - x);
       if (x + w < 0) continue;
-      const odd = c.status === "interpolated" || c.status === "unspoken";
+      const odd = c.placed !== "";
       g.fillStyle = edited.has(k) ? "#d1fadf" : odd ? "#fde8e8" : k === nowCue ? "#b6cdf0" : "#dbe6f4";
       g.fillRect(x, CUE_Y, w, CUE_H);
-      if (odd) hatch(g, x, CUE_Y, w, CUE_H, c.status === "unspoken" ? "#c0c4ca" : "#f0a0a0");
+      if (odd) hatch(g, x, CUE_Y, w, CUE_H, c.placed === "unspoken" ? "#c0c4ca" : "#f0a0a0");
       g.lineWidth = k === selected ? 2.5 : 1;
       g.strokeStyle = k === selected ? "#1d4ed8" : c.findings.length ? "#b91c1c" : "#7f9cc4";
       g.strokeRect(x + 0.5, CUE_Y + 0.5, w - 1, CUE_H - 1);
@@ -378,9 +378,10 @@
       if (wScore[i] < low) out.push({ kind: "low", t: wStart[i], word: i, text: `“${wordEls[i].textContent}” score ${wScore[i].toFixed(2)}` });
     }
     cues.forEach((c, k) => {
-      if (c.status === "interpolated" || c.status === "unspoken") {
-        out.push({ kind: "interp", t: c.s / 1000, cue: k,
-          text: `cue ${k + 1} ${c.status === "unspoken" ? "has nothing to say; timed" : "not found in the audio; timed"} from its neighbours` });
+      if (c.placed) {
+        const why = { interpolated: "not found in the audio; timed from its neighbours",
+          unspoken: "has nothing to say; timed from its neighbours" }[c.placed] || `placed by ${c.placed}, not by its words`;
+        out.push({ kind: "interp", t: c.s / 1000, cue: k, text: `cue ${k + 1} ${why}` });
       }
       for (const f of c.findings) out.push({ kind: "rule", t: c.s / 1000, cue: k, text: `cue ${k + 1}: ${f}` });
     });
@@ -411,7 +412,7 @@
     const count = (k) => marks.filter((m) => m.kind === k).length;
     $("counts").innerHTML = "";
     const LABEL = { low: ["low-score word", "low-score words"], nf: ["word not found", "words not found"],
-      interp: ["cue timed from neighbours", "cues timed from neighbours"], rule: ["rule broken", "rules broken"] };
+      interp: ["cue placed without its words", "cues placed without their words"], rule: ["rule broken", "rules broken"] };
     for (const k of ["low", "nf", "interp", "rule"]) {
       const span = document.createElement("span"), n = count(k);
       span.className = "c"; span.style.color = KIND_COLOR[k]; span.textContent = `${n} ${LABEL[k][n === 1 ? 0 : 1]}`;
