@@ -440,7 +440,7 @@ def test_embedding_too_big_media_is_refused_early(made, tmp_path, capsys):
     with pytest.raises(OutputError, match="--embed-media") as caught:
         write_review(tmp_path / "x.html", made["json"], made["clip"], embed_media=True, embed_limit=1000)
     assert "\n" not in str(caught.value) and not (tmp_path / "x.html").exists()
-    with pytest.raises(OutputError, match="over the 0 MB limit"):
+    with pytest.raises(OutputError, match=r"it is \d+ KB, over the 10 bytes limit"):
         check_output_path(tmp_path / "x.html", media=MediaInput(made["clip"], embed=True, embed_limit=10))
     # options for another output are refused, before any work
     assert main(["render", str(made["json"]), str(made["clip"]), "-o", str(tmp_path / "x.srt"), "--embed-media"]) == 2

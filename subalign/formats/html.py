@@ -104,11 +104,15 @@ def check_embeddable(path: Path, limit: int) -> None:
         return  # the media's own check names a missing file
     if size > limit:
         raise OutputError(
-            f"cannot embed '{path}' in the review page: it is {size / 2**20:.0f} MB, over the "
-            f"{limit / 2**20:.0f} MB limit for --embed-media; leave --embed-media out (the page then "
+            f"cannot embed '{path}' in the review page: it is {_size(size)}, over the "
+            f"{_size(limit)} limit for --embed-media; leave --embed-media out (the page then "
             f"refers to the file beside it) or embed a smaller audio-only copy, e.g. "
             f"ffmpeg -i '{Path(path).name}' -vn -c:a libopus -b:a 32k small.ogg"
         )
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
 
 
 # ------------------------------------------------------------------------------------------------
