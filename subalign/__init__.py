@@ -8,8 +8,10 @@ Lower-level pieces: `forced_align` (batched CTC Viterbi, torchaudio's contract),
 `group_cues` (cues that keep a `CueStyle`: `NETFLIX`, `BBC`, `PLAIN`), `check_cues` (the rules
 they still break, as `Finding`s), `load_audio`; re-timing existing subtitles: `read_subtitles`,
 `sync_subtitles`, `write_subtitles`; many files at once, on this machine or a Ray cluster:
-`run_batch` (`BatchItem` in, `ItemResult` out); result types `TokenSpan`, `WordSpan`, `Cue`; errors derive
-from `SubalignError`.
+`run_batch` (`BatchItem` in, `ItemResult` out); looking at a result: `write_review` (an HTML page
+to play and check it), `plot_alignment` (emissions, path and words as a PNG/SVG), `read_result`
+(a JSON result read back); result types `TokenSpan`, `WordSpan`, `Cue`; errors derive from
+`SubalignError`.
 """
 
 __version__ = "0.1.0"
@@ -36,6 +38,9 @@ from .errors import (  # noqa: E402
     TranscriptError,
 )
 from .formats import Subtitles, read_subtitles, write_output, write_subtitles  # noqa: E402
+from .formats.html import write_review  # noqa: E402
+from .formats.jsonfile import read_result  # noqa: E402
+from .formats.plot import plot_alignment  # noqa: E402
 from .media import load_audio  # noqa: E402
 from .pipeline import Alignment, align_media  # noqa: E402
 from .sync import SyncResult, sync_subtitles  # noqa: E402
@@ -70,9 +75,12 @@ __all__ = [
     "group_cues",
     "load_audio",
     "merge_tokens",
+    "plot_alignment",
+    "read_result",
     "read_subtitles",
     "run_batch",
     "sync_subtitles",
     "write_output",
+    "write_review",
     "write_subtitles",
 ]

@@ -1,5 +1,5 @@
 """Command line: `subalign align MEDIA TRANSCRIPT -o OUT [--style ...] [--report]`,
-`subalign sync MEDIA SUBS -o OUT`, `subalign models`.
+`subalign sync MEDIA SUBS -o OUT`, `subalign render RESULT.json MEDIA -o OUT`, `subalign models`.
 
 User errors (SubalignError) print one line and exit 2; internal faults exit 1; `--debug` shows
 the traceback. Outputs are written atomically, so an interrupted or failed run leaves no file.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 import traceback
@@ -26,9 +27,11 @@ EXIT_INTERNAL = 1
 
 def add_job_options(parser: argparse.ArgumentParser, text: str,
                     output: str = "output file; its extension picks the format: .srt, .vtt, .ass, .ssa, "
-                    ".sbv, .ttml, .sub, .mpl2, .tmp, .json", metavar: str = "OUT") -> None:
+                    ".sbv, .ttml, .sub, .mpl2, .tmp, .json, .html (a review page to play and check the "
+                    "result) or .png/.svg (an alignment plot)", metavar: str = "OUT") -> None:
     """Add what every job on a media file takes: -o (`output` says what it is), --audio-stream,
-    the model options and --language (of `text`, "the transcript" or "the subtitles")."""
+    the model options, --language (of `text`, "the transcript" or "the subtitles") and the
+    options of the review page and the plot."""
     parser.add_argument("-o", "--output", required=True, metavar=metavar, help=output)
     parser.add_argument("--audio-stream", type=int, default=0, metavar="N",
                         help="which audio stream of MEDIA to use, counting from 0 (default 0)")
@@ -36,6 +39,49 @@ def add_job_options(parser: argparse.ArgumentParser, text: str,
     parser.add_argument("--language", default="en", metavar="LANG",
                         help=f"language of {text} (ISO 639 code), for its pronunciation and for "
                         "reading numbers and symbols (default en)")
+    add_view_options(parser)
+
+
+def add_view_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options of the review page and the plot: --embed-media and --plot-range."""
+    parser.add_argument("--embed-media", action="store_true",
+                        help="-o NAME.html: put the media inside the page (up to 64 MB) instead of "
+                        "referring to it by its path relative to the page")
+    parser.add_argument("--plot-range", type=_plot_range, default=None, metavar="START:END",
+                        help="-o NAME.png/.svg: the seconds to plot, e.g. 12.5:40 or 60: (default: "
+                        "the first 30 s, or the whole file when shorter; at most 120 s)")
+
+
+def _plot_range(text: str) -> tuple[float, float]:
+    """START:END seconds (either may be left out: from 0, to the end) for --plot-range."""
+    start, sep, end = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        a = float(start) if start.strip() else 0.0
+        b = float(end) if end.strip() else math.inf
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:END in seconds, e.g. 10:40, got {text!r}") from None
+    if not (math.isfinite(a) and a >= 0 and b > a):
+        raise argparse.ArgumentTypeError(f"expected 0 <= START < END, got {text!r}")
+    return a, b
+
+
+def media_input(args: argparse.Namespace) -> Any:
+    """The `MediaInput` the review page and the plot get from the parsed options; a
+    SubalignError when --embed-media or --plot-range is given for an output that does not use it."""
+    from pathlib import Path
+
+    from .formats import MediaInput
+
+    suffix = Path(args.output).suffix.lower()
+    if args.embed_media and suffix not in (".html", ".htm"):
+        raise SubalignError("--embed-media is for the review page: use it with -o NAME.html")
+    if args.plot_range is not None and suffix not in (".png", ".svg"):
+        raise SubalignError("--plot-range is for the plot: use it with -o NAME.png or NAME.svg")
+    return MediaInput(Path(args.media), embed=args.embed_media, model=args.model, language=args.language,
+                      device=args.device, dtype=args.dtype, audio_stream=args.audio_stream,
+                      plot_range=args.plot_range)
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -150,8 +196,20 @@ def _parser() -> argparse.ArgumentParser:
                    help="text encoding of SUBS (default: detected; UTF-8/16/32, else cp1252)")
     y.add_argument("--force", action="store_true",
                    help="write the result even when too few cues were found in the audio")
+    r = sub.add_parser(
+        "render",
+        help="draw an existing JSON result: a review page (.html) or an alignment plot (.png, .svg)",
+        description="Draw RESULT (the JSON written by 'subalign align|sync ... -o NAME.json') over "
+        "MEDIA without aligning again: OUT.html is a review page to play and check it, OUT.png or "
+        "OUT.svg an alignment plot (emissions, best path, words; recomputed for its range with the "
+        "result's model unless --model names another).",
+    )
+    r.add_argument("result", metavar="RESULT.json")
+    r.add_argument("media", metavar="MEDIA")
+    add_job_options(r, "the result's text", "output file: .html (a review page) or .png/.svg (a plot)")
+    r.set_defaults(model=None)  # the model the result names
     b = _batch_parser(sub)
-    for q in (p, a, y, m, b):
+    for q in (p, a, y, m, r, b):
         q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bars")
         q.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -166,7 +224,7 @@ def _cmd_align(args: argparse.Namespace, progress: bool) -> None:
     job = align_file(args.media, args.transcript, args.output, language=args.language,
                      audio_stream=args.audio_stream, progress=progress, style=style,
                      refine=not args.plain_boundaries, long=args.long, karaoke=args.karaoke,
-                     force=args.force, **model_kwargs(args))
+                     force=args.force, view=media_input(args), **model_kwargs(args))
     result = job.result
     for line in job.notes:
         print(f"subalign: note: {line}", file=sys.stderr)
@@ -220,7 +278,7 @@ def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
                     subtitle_stream=args.subtitle_stream, embed=args.embed, progress=progress,
                     warn=lambda line: print(f"subalign: warning: {line}", file=sys.stderr),
                     note=(lambda line: print(f"subalign: {line}", file=sys.stderr)) if progress else None,
-                    **model_kwargs(args))
+                    view=media_input(args), **model_kwargs(args))
     result = job.result
     if progress:
         print(f"wrote {job.output} ({len(result.cues)} cues, {result.found} of {result.spoken} with words "
@@ -305,6 +363,20 @@ def _cmd_batch(args: argparse.Namespace, progress: bool) -> int:
     return EXIT_SOME_FAILED if counts["failed"] else 0
 
 
+def _cmd_render(args: argparse.Namespace, progress: bool) -> None:
+    from .formats import write_document
+    from .formats.jsonfile import read_result
+
+    if args.audio_stream < 0:
+        raise SubalignError("--audio-stream must be 0 or more")
+    media = media_input(args)
+    inputs = [args.result, args.media]
+    document = read_result(args.result)
+    out = write_document(args.output, document, media, inputs=inputs)
+    if progress:
+        print(f"wrote {out} ({len(document['words'])} words, {len(document['cues'])} cues)", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     debug = getattr(args, "debug", False)
@@ -318,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _cmd_align(args, progress)
         elif args.command == "sync":
             _cmd_sync(args, progress)
+        elif args.command == "render":
+            _cmd_render(args, progress)
         elif args.command == "models":
             _cmd_models(args)
         elif args.command == "batch":

@@ -17,7 +17,7 @@ from typing import Any
 
 from .cues import CueStyle
 from .errors import SubalignError
-from .formats import check_output_path, read_subtitles, read_transcript
+from .formats import MediaInput, check_output_path, read_subtitles, read_transcript
 from .media import probe
 from .models import DEFAULT_MODEL
 from .pipeline import MIN_WORD_SCORE, Alignment, align_media
@@ -60,14 +60,17 @@ def align_file(
     progress: bool | Progress | None = False,
     karaoke: bool | None = None,
     force: bool = False,
+    view: MediaInput | None = None,
 ) -> JobOutcome:
     """`subalign align`: align the transcript file (``"-"`` for stdin; a subtitle file's cue text
     works too) to `media` and write `output` (its extension picks the format). A transcript that
     does not belong to the audio (too few words heard) is refused (SubalignError) unless `force`;
-    a warning names the words not found."""
+    a warning names the words not found. `view`: how the review page or the plot (.html, .png,
+    .svg) shows the media (default: the media as it is, with these model options)."""
     _check_stream(audio_stream)
     inputs = [media] + ([transcript] if str(transcript) != "-" else [])
-    out = check_output_path(output, inputs=inputs, karaoke=karaoke)
+    view = view or _view(media, model, language, device, dtype, audio_stream)
+    out = check_output_path(output, inputs=inputs, karaoke=karaoke, media=view)
     text, subs = read_transcript(transcript)
     notes: list[str] = []
     if subs is not None:
@@ -86,7 +89,7 @@ def align_file(
                 f"{why}; the transcript likely does not belong to this audio (wrong text, language "
                 "or file?), so nothing was written; use --force to write the result anyway")
         warnings.append(f"{why}; writing anyway (--force)")
-    result.save(out, inputs=inputs, karaoke=karaoke)
+    result.save(out, inputs=inputs, karaoke=karaoke, media=view)
     missing = result.missing
     if missing:
         warnings.append(not_found_message(result.words, missing))
@@ -110,6 +113,7 @@ def sync_file(
     subtitle_stream: int | None = None,
     embed: str | Path | None = None,
     note: Callable[[str], None] | None = None,
+    view: MediaInput | None = None,
 ) -> JobOutcome:
     """`subalign sync`: re-time the subtitle file (None: the media's own text subtitle track,
     `subtitle_stream` picks another) to `media` and write `output`; `embed` also writes a copy of
@@ -122,7 +126,8 @@ def sync_file(
     if subtitles is not None and subtitle_stream is not None:
         raise SubalignError("give SUBS or --subtitle-stream, not both")
     inputs = [media] + ([subtitles] if subtitles is not None else [])
-    out = check_output_path(output, inputs=inputs)
+    view = view or _view(media, model, language, device, dtype, audio_stream)
+    out = check_output_path(output, inputs=inputs, media=view)
     copy = _check_embed_path(embed, [*inputs, out]) if embed else None
     info = probe(media)
     track = None
@@ -148,10 +153,17 @@ def sync_file(
         warnings.append(f"{why}; writing anyway (--force)")
         if warn is not None:
             warn(warnings[-1])
-    result.save(out, inputs=inputs)
+    result.save(out, inputs=inputs, media=view)
     if copy is not None:
         embed_track(media, result.subtitles, copy, replace=track)
     return JobOutcome(out, result, tuple(warnings), embedded=copy)
+
+
+def _view(media: str | Path, model: str, language: str, device: str, dtype: str,
+          audio_stream: int) -> MediaInput:
+    """The media as the review page and the plot show it, by default."""
+    return MediaInput(Path(media), model=model, language=language, device=device, dtype=dtype,
+                      audio_stream=audio_stream)
 
 
 def _check_embed_path(path: str | Path, others: Sequence[object]) -> Path:

@@ -17,7 +17,8 @@ from .align.refine import boundary_refiner, refinable
 from .align.words import align_words, build_targets, check_fits
 from .cues import NETFLIX, CueStyle, Finding, check_cues, get_style, group_cues
 from .errors import TranscriptError
-from .formats import write_output
+from .formats import MediaInput, write_output
+from .formats.jsonfile import json_document
 from .media import MediaInfo, load_audio, probe
 from .models import DEFAULT_MODEL, EmissionModel, load_model, tokenize_words
 from .progress import Progress, job_progress, stage_progress
@@ -92,11 +93,17 @@ class Alignment:
         }
 
     def save(self, path: str | Path, *, inputs: Sequence[str | Path] = (),
-             karaoke: bool | None = None) -> Path:
+             karaoke: bool | None = None, media: MediaInput | str | Path | None = None) -> Path:
         """Write the words and cues to `path` in the format its extension names (.srt, .vtt,
-        .ass, .ttml, .json or a writer plugin's…), atomically; `inputs` are never overwritten.
-        `karaoke`: word highlighting (see `subalign.formats.write_output`)."""
-        return write_output(path, self.words, self.cues, inputs=inputs, meta=self.meta(), karaoke=karaoke)
+        .ass, .ttml, .json or a writer plugin's…; the review page .html and the plot .png/.svg
+        also need the `media`), atomically; `inputs` are never overwritten. `karaoke`: word
+        highlighting (see `subalign.formats.write_output`)."""
+        return write_output(path, self.words, self.cues, inputs=inputs, meta=self.meta(),
+                            karaoke=karaoke, media=media)
+
+    def document(self) -> dict:
+        """The result as the JSON document ``-o x.json`` writes (for `write_review`, ...)."""
+        return json_document(self.words, self.cues, self.meta())
 
 
 def cue_style_for(style: CueStyle | str | None, fps: float | None) -> CueStyle:

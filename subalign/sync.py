@@ -42,7 +42,8 @@ from .align.anchoring import MIN_SCORE, anchor_units
 from .align.chunks import ChunkAligner, Found, Unit
 from .align.words import build_targets, min_frames
 from .errors import TranscriptError
-from .formats import Subtitles, subtitle_format_for, write_output, write_subtitles
+from .formats import MediaInput, Subtitles, subtitle_format_for, write_output, write_subtitles
+from .formats.jsonfile import json_document
 from .media import load_audio
 from .models import DEFAULT_MODEL, EmissionModel, load_model, tokenize_words
 from .progress import Progress, job_progress, stage_progress
@@ -120,7 +121,15 @@ class SyncResult:
             "found": self.found,
             "spoken": self.spoken,
             "confidence": round(self.confidence, 4),
+            "format": self.subtitles.format,
         }
+
+    def _output_meta(self) -> dict:
+        """`meta` plus each cue's status and score, which the JSON writes into its cue (the
+        review page marks interpolated cues)."""
+        details = [{"status": t.status, "score": round(t.score, 4),
+                    **({"method": t.method} if hasattr(t, "method") else {})} for t in self.cues]
+        return {**self.meta(), "cue_details": details}
 
     def words(self) -> list[WordSpan]:
         """The aligned words of every cue, in cue order."""
@@ -131,13 +140,20 @@ class SyncResult:
         return [Cue(t.start, t.end, tuple(self.subtitles.cues[t.index].lines) or ("",), t.words)
                 for t in self.cues]
 
-    def save(self, path: str | Path, *, inputs: Sequence[str | Path] = ()) -> Path:
+    def save(self, path: str | Path, *, inputs: Sequence[str | Path] = (),
+             media: MediaInput | str | Path | None = None) -> Path:
         """Write the result to `path`, atomically: a subtitle format (.srt, .vtt) writes the
         re-timed document (in its own format only the times change); any other known extension
-        (.json, a writer plugin's) writes the cues with their words' times and scores."""
+        (.json, a writer plugin's) writes the cues with their words' times and scores, and the
+        review page (.html) and plot (.png, .svg) draw them over the `media`."""
         if subtitle_format_for(path) is not None:
             return write_subtitles(path, self.subtitles, inputs=inputs)
-        return write_output(path, self.words(), self.as_cues(), inputs=inputs, meta=self.meta())
+        return write_output(path, self.words(), self.as_cues(), inputs=inputs,
+                            meta=self._output_meta(), media=media)
+
+    def document(self) -> dict:
+        """The result as the JSON document ``-o x.json`` writes (for `write_review`, ...)."""
+        return json_document(self.words(), self.as_cues(), self._output_meta())
 
 
 # ------------------------------------------------------------------------------------------------

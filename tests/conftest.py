@@ -45,3 +45,31 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> None:
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+SAMPLE = REPO / "samples" / "sonnet001.mp3"
+#: What the first 14.9 s of the LibriVox sample say.
+CLIP_TEXT = """1
+From fairest creatures we desire increase,
+That thereby beauty's rose might never die,
+But as the riper should by time decease,
+His tender heir might bear his memory:
+"""
+
+
+@pytest.fixture(scope="session")
+def sonnet_clip(tmp_path_factory) -> dict[str, Path]:
+    """The first 14.9 s of the LibriVox sample as 16 kHz WAV, its text, and its alignment by the
+    CLI as JSON (for the review page and plot tests)."""
+    import subprocess
+
+    from subalign.cli import main
+    from subalign.media import ffmpeg_binary
+
+    d = tmp_path_factory.mktemp("clip")
+    wav = d / "clip.wav"
+    subprocess.run([ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(SAMPLE),
+                    "-t", "14.9", "-ac", "1", "-ar", "16000", str(wav)], check=True)
+    (d / "clip.txt").write_text(CLIP_TEXT, encoding="utf-8")
+    assert main(["align", str(wav), str(d / "clip.txt"), "-o", str(d / "clip.json"), "-q"]) == 0
+    return {"dir": d, "wav": wav, "txt": d / "clip.txt", "json": d / "clip.json"}

@@ -14,8 +14,16 @@ import webvtt
 
 from subalign.cues import group_cues
 from subalign.errors import OutputError
-from subalign.formats import WRITERS, Writer, check_output_path, supported_extensions, write_output
+from subalign.formats import (
+    WRITERS,
+    MediaWriter,
+    Writer,
+    check_output_path,
+    supported_extensions,
+    write_output,
+)
 from subalign.formats.base import cue_times_ms, to_ms
+from subalign.formats.jsonfile import check_document, json_document
 from subalign.types import Cue, WordSpan
 
 TEXT = ("Café crème, s'il vous plaît. 한국어 문장도 있어요 😀 and <tags> & arrows --> stay text. "
@@ -40,10 +48,32 @@ def assert_ms(got: tuple[int, int], cue: Cue) -> None:
 
 
 def test_writers_table_follows_the_protocol():
-    assert supported_extensions() == sorted(WRITERS) and {".srt", ".vtt", ".json"} <= set(WRITERS)
+    assert supported_extensions() == sorted(WRITERS)
+    assert {".srt", ".vtt", ".json", ".html", ".png", ".svg"} <= set(WRITERS)
     for extension, writer in WRITERS.items():
-        assert isinstance(writer, Writer)
+        # text writers render words and cues; the page and the plot are drawn from the media too
+        assert isinstance(writer, Writer) != isinstance(writer, MediaWriter)
+        assert isinstance(writer, MediaWriter) == (extension in (".html", ".png", ".svg"))
         assert writer.extension == extension == extension.lower()
+
+
+def test_formats_drawn_from_the_media_need_it(tmp_path):
+    for name in ("page.html", "plot.png"):
+        with pytest.raises(OutputError, match="needs the media file"):
+            write_output(tmp_path / name, *sample())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_json_cue_details_go_into_each_cue(tmp_path):
+    words, cues = sample()
+    details = [{"status": "aligned" if k % 2 else "interpolated", "score": 0.5} for k in range(len(cues))]
+    data = json.loads(write_output(tmp_path / "d.json", words, cues, meta={"cue_details": details, "x": 1})
+                      .read_text("utf-8"))
+    assert [c["status"] for c in data["cues"]] == [d["status"] for d in details]
+    assert data["meta"] == {"x": 1}
+    assert check_document(data) == data
+    with pytest.raises(ValueError, match="cue_details"):
+        json_document(words, cues, {"cue_details": details[:-1]})
 
 
 def test_srt_round_trips_through_pysrt(tmp_path):

@@ -6,9 +6,13 @@ write files.
 * `srt`, `vtt`, `ass` (ASS and SSA), `sbv` — read, write back changing only the times, render
   fresh cues; `ttml` — TTML written as IMSC 1.1 Text (read by pysubs2); `pysubs` — MicroDVD,
   MPL2, TMPlayer and SAMI through pysubs2 (written afresh); `jsonfile` — the JSON of words, cues
-  and how they were made;
+  and how they were made (and reading it back);
+* `html` — the review page, `plot` — the alignment plot: formats drawn from the media as well as
+  the result (`MediaWriter`s: they get the media as a `MediaInput` and the result as its JSON
+  document, so a JSON file read back draws the same as a fresh result);
 * this module — `FORMATS` (the table), `read_subtitles` / `parse_subtitles`, `write_subtitles`,
-  `write_output` (words + cues), and `write_text`: every file is written atomically.
+  `write_output` (words + cues), `write_document` (a JSON result), and `write_text` /
+  `write_bytes`: every file is written atomically.
 
 Writer plugins (entry point group `subalign.writers`) add output formats to `WRITERS`.
 """
@@ -32,9 +36,11 @@ from ..text.markup import spoken_text
 from ..text.read import decode_subtitles, decode_transcript, read_bytes
 from ..types import Cue, WordSpan
 from .ass import ASS, SSA, AssFormat, AssWriter, SsaWriter
-from .base import Writer
+from .base import MediaInput, MediaWriter, Writer
 from .document import FreshWriter, SubtitleCue, SubtitleFormat, Subtitles
-from .jsonfile import JsonWriter
+from .html import ReviewWriter
+from .jsonfile import JsonWriter, json_document
+from .plot import PlotWriter
 from .pysubs import MICRODVD, MPL2, SAMI, TMP, Pysubs2Format
 from .sbv import SBV, SbvWriter
 from .srt import SRT, SrtWriter
@@ -47,6 +53,8 @@ __all__ = [
     "FORMATS",
     "WRITERS",
     "Format",
+    "MediaInput",
+    "MediaWriter",
     "SubtitleCue",
     "Subtitles",
     "Writer",
@@ -58,6 +66,8 @@ __all__ = [
     "subtitle_format",
     "subtitle_format_for",
     "supported_extensions",
+    "write_bytes",
+    "write_document",
     "write_output",
     "write_subtitles",
     "write_text",
@@ -68,12 +78,13 @@ __all__ = [
 class Format:
     """One row of the format table: its name, file extensions (the first is the usual one), the
     writer of aligned words and cues (None: read only; a writer with a `karaoke` attribute can
-    highlight words, made with `type(writer)(karaoke=…)`), and — for subtitle formats — the
-    module object that reads and writes documents."""
+    highlight words, made with `type(writer)(karaoke=…)`; a `MediaWriter` for formats drawn from
+    the media too), and — for subtitle formats — the module object that reads and writes
+    documents."""
 
     name: str
     extensions: tuple[str, ...]
-    writer: Writer | None
+    writer: Writer | MediaWriter | None
     subtitles: SubtitleFormat | None = None
 
 
@@ -90,10 +101,13 @@ FORMATS: tuple[Format, ...] = (
     Format("tmp", TMP.extensions, FreshWriter("tmp", ".tmp"), TMP),
     Format("sami", SAMI.extensions, None, SAMI),
     Format("json", (".json",), JsonWriter()),
+    Format("html", (".html", ".htm"), ReviewWriter()),
+    Format("png", (".png",), PlotWriter(".png")),
+    Format("svg", (".svg",), PlotWriter(".svg")),
 )
 
 #: Writers by lower-case extension (with the dot): the table's, then `subalign.writers` plugins.
-WRITERS: dict[str, Writer] = {
+WRITERS: dict[str, Writer | MediaWriter] = {
     f.extensions[0]: f.writer for f in FORMATS if f.writer is not None
 }
 _plugins_loaded = False
@@ -265,8 +279,9 @@ def _load_writer_plugins() -> None:
             obj = ep.load()
             writer = obj() if isinstance(obj, type) else obj
             ext = str(writer.extension).lower()
-            if not callable(getattr(writer, "render", None)):
-                raise TypeError("it has no render() method")
+            if not (callable(getattr(writer, "render", None))
+                    or isinstance(writer, MediaWriter)):
+                raise TypeError("it has no render() method (nor check() and render_document())")
         except Exception as exc:  # one broken plugin must not stop the built-in formats
             log.warning("writer plugin %r (%s) skipped: %s", ep.name, distribution(ep), exc)
             continue
@@ -279,7 +294,7 @@ def supported_extensions() -> list[str]:
     return sorted(WRITERS)
 
 
-def _writer_for(path: Path, karaoke: bool | None = None) -> Writer:
+def _writer_for(path: Path, karaoke: bool | None = None) -> Writer | MediaWriter:
     """The writer registered for the path's extension (case-insensitive), or an OutputError;
     with `karaoke` True the format's word-highlighting writer (False: its plain one)."""
     _load_writer_plugins()
@@ -320,10 +335,23 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_output_path(path: str | Path, inputs: Sequence[str | Path] = (),
-                      karaoke: bool | None = None) -> Path:
+                      karaoke: bool | None = None, media: MediaInput | None = None) -> Path:
     """Check up front that ``path`` can be written: known extension (with word highlighting when
     `karaoke`), existing writable folder, not a folder itself, not one of ``inputs``; return it
-    as a Path or raise OutputError."""
+    as a Path or raise OutputError.
+
+    A format drawn from the media (.html, .png, .svg) also checks what it needs: ``media``
+    given, its optional packages installed, media small enough to embed.
+    """
+    dest = _check_dest(path, inputs, karaoke)
+    writer = _writer_for(dest, karaoke)
+    if isinstance(writer, MediaWriter):
+        writer.check(media)
+    return dest
+
+
+def _check_dest(path: str | Path, inputs: Sequence[str | Path], karaoke: bool | None = None) -> Path:
+    """`check_output_path` without the format's own checks (for writing a rendered file)."""
     dest = Path(path).expanduser()
     _writer_for(dest, karaoke)
     if dest.is_dir():
@@ -362,28 +390,62 @@ def write_output(
     inputs: Sequence[str | Path] = (),
     meta: Mapping[str, Any] | None = None,
     karaoke: bool | None = None,
+    media: MediaInput | str | Path | None = None,
 ) -> Path:
     """Write words and cues to ``path`` in the format its extension names; return the path.
 
     `karaoke` True highlights each word as it is said (ASS/SSA: {\\kf} tags, WebVTT: timestamp
     tags, SubRip: one cue per word with the word underlined); False writes plain cues (also for
-    ASS/SSA, which have karaoke by default); None is each format's default. The text is rendered
-    in full first, then written atomically with ``write_text``.
+    ASS/SSA, which have karaoke by default); None is each format's default. Formats drawn from the
+    media (the review page .html, the plot .png/.svg) need ``media`` (a path or a `MediaInput`);
+    the others ignore it. The file is rendered in full first, then written atomically.
     """
-    dest = check_output_path(path, inputs, karaoke)
-    text = _writer_for(dest, karaoke).render(words, cues, dict(meta or {}))
-    return write_text(dest, text, inputs=inputs)
+    source = MediaInput.of(media) if media is not None else None
+    inputs = [*inputs, source.path] if source is not None else inputs
+    dest = check_output_path(path, inputs, karaoke, source)
+    writer = _writer_for(dest, karaoke)
+    if isinstance(writer, MediaWriter):
+        assert source is not None  # writer.check refused None
+        document = json_document(words, cues, dict(meta or {}))
+        return write_bytes(dest, writer.render_document(document, source, dest), inputs=inputs)
+    return write_text(dest, writer.render(words, cues, dict(meta or {})), inputs=inputs)
+
+
+def write_document(
+    path: str | Path,
+    document: Mapping[str, Any],
+    media: MediaInput | str | Path,
+    *,
+    inputs: Sequence[str | Path] = (),
+) -> Path:
+    """Draw a result given as its JSON document (`jsonfile.read_result`, `json_document`) to
+    ``path``: a review page (.html) or a plot (.png, .svg) of ``media``; atomic like the rest."""
+    source = MediaInput.of(media)
+    inputs = [*inputs, source.path]
+    dest = check_output_path(path, inputs, None, source)
+    writer = _writer_for(dest)
+    if not isinstance(writer, MediaWriter):
+        drawn = ", ".join(e for e in supported_extensions() if isinstance(WRITERS[e], MediaWriter))
+        raise OutputError(
+            f"cannot write '{dest}' from a JSON result: that draws {drawn}; for subtitles, "
+            "run 'subalign align' or 'sync' with -o NAME.srt"
+        )
+    return write_bytes(dest, writer.render_document(document, source, dest), inputs=inputs)
 
 
 def write_text(path: str | Path, text: str, *, inputs: Sequence[str | Path] = ()) -> Path:
-    """Write ``text`` as UTF-8 to ``path`` atomically (checked like ``write_output``).
+    """Write ``text`` as UTF-8 to ``path`` atomically (see `write_bytes`)."""
+    return write_bytes(path, text.encode("utf-8"), inputs=inputs)
 
-    The text goes to a temporary file in the same folder, which is then moved over ``path`` in
+
+def write_bytes(path: str | Path, data: bytes, *, inputs: Sequence[str | Path] = ()) -> Path:
+    """Write ``data`` to ``path`` atomically (the path checked like ``write_output``'s).
+
+    The data goes to a temporary file in the same folder, which is then moved over ``path`` in
     one step, so a reader never sees a partial file and a failure leaves any previous file
     untouched and no temporary file behind.
     """
-    dest = check_output_path(path, inputs)
-    data = text.encode("utf-8")
+    dest = _check_dest(path, inputs)
     mode = _new_file_mode(dest)
     temp = None
     try:
