@@ -129,7 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     y.add_argument("--encoding", metavar="ENC",
                    help="text encoding of SUBS (default: detected; UTF-8/16/32, else cp1252)")
     y.add_argument("--force", action="store_true",
-                   help="write the result even when too few cues were found in the audio")
+                   help="write the result even when neither the words nor the cue pattern fit the audio")
+    y.add_argument("--fast", action="store_true",
+                   help="use the speech pattern only (no acoustic model): any language, a few seconds "
+                   "for a film; cue starts land on speech onsets, not on words")
     for q in (p, a, y, m):
         q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bars")
@@ -223,13 +226,11 @@ def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
     out = check_output_path(args.output, inputs=inputs)
     subs = read_subtitles(args.subtitles, encoding=args.encoding)
     result = sync_subtitles(args.media, subs, language=args.language, audio_stream=args.audio_stream,
-                            progress=progress, **model_kwargs(args))
+                            progress=progress, fast=args.fast, **model_kwargs(args))
     for line in result.warnings:
         print(f"subalign: warning: {line}", file=sys.stderr)
     if not result.trusted:
-        why = (f"only {result.found} of the {result.spoken} cues with words "
-               f"({result.confidence:.0%}) were found in the audio"
-               if result.spoken else "no cue has words that can be aligned")
+        why = result.why_untrusted()
         if not args.force:
             raise SubalignError(
                 f"{why}; the re-timed subtitles would likely be worse than the input (wrong media, "
@@ -238,8 +239,8 @@ def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
         print(f"subalign: warning: {why}; writing anyway (--force)", file=sys.stderr)
     result.save(out, inputs=inputs)
     if progress:
-        print(f"wrote {out} ({len(result.cues)} cues, {result.found} of {result.spoken} with words "
-              "found in the audio)", file=sys.stderr)
+        methods = ", ".join(f"{n} by {m}" for m, n in result.meta()["methods"].items() if n)
+        print(f"wrote {out} ({len(result.cues)} cues: {methods})", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

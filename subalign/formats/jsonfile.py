@@ -39,7 +39,9 @@ class JsonWriter:
     A word that was not found in the audio has ``"found": false`` and null times.
     Times are seconds rounded to milliseconds (cue times never overlap, as in SRT/WebVTT) and
     scores are rounded to four decimals; a cue's ``words`` are indices into ``words``. A
-    ``report`` in meta (the rules the cues break) is written as the top-level ``report``.
+    ``report`` in meta (the rules the cues break) is written as the top-level ``report``, and a
+    ``cue_info`` list in meta (one dict per cue: sync's ``method``, ``status``, ``score``) adds its
+    fields to each cue.
     """
 
     extension = ".json"
@@ -52,6 +54,9 @@ class JsonWriter:
         times = cue_times_ms(cues)
         meta = dict(meta)
         report = meta.pop("report", None)
+        extra = meta.pop("cue_info", None)  # per-cue fields (sync: method, status, score)
+        if extra is not None and len(extra) != len(cues):
+            raise ValueError(f"cue_info has {len(extra)} entries for {len(cues)} cues")
         document: dict[str, Any] = {
             "words": [
                 {
@@ -70,8 +75,9 @@ class JsonWriter:
                     "text": cue.text,
                     "lines": list(cue.lines),
                     "words": indices,
+                    **(extra[k] if extra is not None else {}),
                 }
-                for cue, (start, end), indices in zip(cues, times, cue_words, strict=True)
+                for k, (cue, (start, end), indices) in enumerate(zip(cues, times, cue_words, strict=True))
             ],
             "meta": meta,
         }
