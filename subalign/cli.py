@@ -195,7 +195,10 @@ def _parser() -> argparse.ArgumentParser:
     y.add_argument("--encoding", metavar="ENC",
                    help="text encoding of SUBS (default: detected; UTF-8/16/32, else cp1252)")
     y.add_argument("--force", action="store_true",
-                   help="write the result even when too few cues were found in the audio")
+                   help="write the result even when neither the words nor the cue pattern fit the audio")
+    y.add_argument("--fast", action="store_true",
+                   help="use the speech pattern only (no acoustic model): any language, a few seconds "
+                   "for a film; cue starts land on speech onsets, not on words")
     r = sub.add_parser(
         "render",
         help="draw an existing JSON result: a review page (.html) or an alignment plot (.png, .svg)",
@@ -278,12 +281,12 @@ def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
                     subtitle_stream=args.subtitle_stream, embed=args.embed, progress=progress,
                     warn=lambda line: print(f"subalign: warning: {line}", file=sys.stderr),
                     note=(lambda line: print(f"subalign: {line}", file=sys.stderr)) if progress else None,
-                    view=media_input(args), **model_kwargs(args))
+                    view=media_input(args), fast=args.fast, **model_kwargs(args))
     result = job.result
     if progress:
-        print(f"wrote {job.output} ({len(result.cues)} cues, {result.found} of {result.spoken} with words "
-              "found in the audio)" + (f" and {job.embedded}" if job.embedded is not None else ""),
-              file=sys.stderr)
+        methods = ", ".join(f"{n} by {m}" for m, n in result.meta()["methods"].items() if n)
+        print(f"wrote {job.output} ({len(result.cues)} cues: {methods})"
+              + (f" and {job.embedded}" if job.embedded is not None else ""), file=sys.stderr)
 
 
 EXIT_SOME_FAILED = 3

@@ -114,10 +114,12 @@ def sync_file(
     embed: str | Path | None = None,
     note: Callable[[str], None] | None = None,
     view: MediaInput | None = None,
+    fast: bool = False,
 ) -> JobOutcome:
     """`subalign sync`: re-time the subtitle file (None: the media's own text subtitle track,
     `subtitle_stream` picks another) to `media` and write `output`; `embed` also writes a copy of
-    the container with the re-timed track. When the result is not trusted it is refused
+    the container with the re-timed track; `fast` uses the speech pattern only (no acoustic
+    model). When the result is not trusted it is refused
     (SubalignError) unless `force`; `warn` is given each warning as soon as it is known, so the
     warnings are shown even when the result is refused; `note` hears which track is used."""
     _check_stream(audio_stream)
@@ -139,7 +141,7 @@ def sync_file(
             note(f"re-timing {track.describe()} of {media}")
     subs = replace(subs, fps=info.fps, language=language)
     result = sync_subtitles(media, subs, language=language, audio_stream=audio_stream,
-                            progress=progress, model=model, device=device, dtype=dtype)
+                            progress=progress, model=model, device=device, dtype=dtype, fast=fast)
     warnings = list(result.warnings)
     for line in warnings if warn is not None else ():
         warn(line)
@@ -181,10 +183,8 @@ def _check_embed_path(path: str | Path, others: Sequence[object]) -> Path:
 
 
 def untrusted_message(result: SyncResult) -> str:
-    """Why a sync result is not trusted: how many of the cues with words were found."""
-    return (f"only {result.found} of the {result.spoken} cues with words "
-            f"({result.confidence:.0%}) were found in the audio"
-            if result.spoken else "no cue has words that can be aligned")
+    """Why a sync result is not trusted: neither the words nor the cue pattern fit."""
+    return result.why_untrusted()
 
 
 def not_found_message(words: Sequence[Any], missing: Sequence[int]) -> str:

@@ -1,28 +1,31 @@
-"""Re-time existing subtitles cue by cue (`subalign sync`).
+"""Re-time existing subtitles (`subalign sync`): the speech pattern first, then the words.
 
-The chain, top to bottom:
+Subtitles people have are often not a transcript: translated, condensed, or full of sound
+descriptions. So two signals are used, each where it works:
 
-1. **spoken text**: each cue's text without markup, sound descriptions, music and speaker labels
-   ("<i>", "[MUSIC]", "♪ … ♪", "JOHN:"), split into words with spoken forms (`subalign.text`).
-2. **emissions** of the whole audio. A *star* token that any audio can be (log-probability 0 on
-   every frame) sits between cues and at both ends of the target sequence, so that audio without
-   subtitle text (music, untranscribed dialogue) goes to the star instead of dragging the
-   neighbouring words.
-3. **alignment in runs** (the anchoring engine, `align.anchoring`): consecutive cues are aligned
-   together against a window of audio that is wide enough for a ±60 s offset, a frame-rate
-   stretch and a cut scene (`_OldTimes`); the window of the next run starts where the last found
-   cue ended, so any length of media works in bounded memory.
-   A cue whose tokens score a mean probability below `min_score` is *not found* (text without
-   audio, such as a scene cut from the video); it is removed and the chunk is aligned again so
-   it cannot pull its neighbours. Each removed cue then gets a second chance alone between its
-   found neighbours: a real cue that a neighbour without audio pushed off its speech comes back.
-4. **boundaries**: a CTC model fires a little after a word begins, so each found cue's start is
-   moved back to the onset of the sound energy (and its end forward to the fade), never past the
-   neighbouring cue's speech.
-5. **the rest**: a cue that was not found, or has nothing to say, keeps a time interpolated from
-   the offsets of the nearest found cues before and after it, and is named in a warning.
-6. **fail-safe**: when fewer than `min_found` of the cues with words were found, the result is
-   marked unsafe; the CLI then refuses to write it without `--force`.
+1. **Speech and the cue pattern, without the words** (`align.timeline`). A speech detector that
+   holds under music and noise (`models.vad`, Silero) gives the speech activity of the audio; the
+   cue timeline is mapped onto it: a global offset of any size, a rate among the usual frame-rate
+   ratios, splits where a stretch was cut from (or added to) the video, and a small move of each
+   cue. Each placed cue's start and end then move to the onset and end of its speech
+   (`align.onsets`). This alone syncs subtitles in any language (`fast=True` stops here).
+2. **Words where they match.** The model's emissions are computed only around where step 1 put
+   the cues (islands of audio), and the cues' words are aligned there with a *star* between cues
+   (a token any audio can be, so music, untranscribed speech and text without audio do not drag
+   the neighbours; `align.anchoring`). A cue whose words are found gets its first word's refined
+   start (`align.pieces`, as `subalign align` times words) — or, when speech that no cue accounts
+   for runs on right before that word (opening words dropped by the subtitler), the onset of that
+   speech. Cues whose words are not found keep step 1's timing.
+3. **How each cue was placed** is recorded (`CueTiming.method`): "words", "speech",
+   "interpolated" (neither found it; timed by the mapping of its stretch of the file) or "nothing"
+   (nothing to say, e.g. "[MUSIC]").
+4. **Fail-safe**: the result is trusted when the words fit (at least `min_found` of the cues with
+   words were found) or the speech pattern fits (its `pattern_confidence`, how many standard
+   deviations better than shuffled patterns it fits, reaches `MIN_PATTERN`); the CLI refuses to
+   write an untrusted result without `--force` (the wrong video fits neither).
+
+Short media (under `ISLANDS_FROM` seconds) or a pattern that does not fit get emissions for the
+whole file, and the cues are then found by the anchoring engine alone, from their old times.
 """
 
 from __future__ import annotations
@@ -40,45 +43,75 @@ import torch
 from .align import forced_align_backend
 from .align.anchoring import MIN_SCORE, anchor_units
 from .align.chunks import ChunkAligner, Found, Unit
+from .align.onsets import energy_db, refine_end, refine_start
+from .align.pieces import AudioWindow, SentenceUnit, align_pieces, plan_pieces
+from .align.refine import refinable
+from .align.timeline import GRID, PatternFit, fit_pattern
 from .align.words import build_targets, min_frames
 from .errors import TranscriptError
 from .formats import MediaInput, Subtitles, subtitle_format_for, write_output, write_subtitles
 from .formats.jsonfile import json_document
 from .media import load_audio
 from .models import DEFAULT_MODEL, EmissionModel, load_model, tokenize_words
+from .models.vad import SpeechActivity, speech_activity
 from .progress import Progress, job_progress, stage_progress
 from .text import split_words, spoken_text
 from .types import Cue, WordSpan
 
-__all__ = ["CueTiming", "SyncResult", "retime", "sync_subtitles"]
+__all__ = ["METHODS", "CueTiming", "SyncResult", "retime", "sync_subtitles"]
 
 #: The result is trusted when at least this share of the cues with words were found.
 MIN_FOUND = 0.5
-#: How far the subtitles may be off at the start (a constant offset), in seconds.
+#: ... or when the cue pattern fits the speech this many standard deviations better than the
+#: same cues shuffled (measured: 12.7-46 on the right film under every damage of
+#: bench/sync_film.py, 0.5-2.5 on another film).
+MIN_PATTERN = 6.0
+#: How far the subtitles may be off at the start (a constant offset), in seconds, when the cues
+#: are found from their old times alone.
 MAX_OFFSET = 75.0
-#: Audio a chunk's window reaches beyond its cues' predicted end: a cut or added scene, in seconds.
+#: Audio a run's window reaches beyond its cues' predicted end: a cut or added scene, in seconds.
 LOOKAHEAD = 60.0
 #: The largest speed-up between the subtitles' clock and the audio's (25 / 23.976 is 1.043).
 MAX_STRETCH = 1.1
-#: How far (s) a boundary may move from the aligned token to the onset/fade of the sound.
-MAX_ONSET_SHIFT = 0.3
-#: Energy above the local noise floor (dB) that counts as sound, for the boundary refinement.
-ONSET_DB = 10.0
+#: Media at least this long (s) whose cue pattern fits get emissions only around the cues.
+ISLANDS_FROM = 120.0
+#: Audio (s) kept around each cue's predicted place for its emissions and its search.
+MARGIN = 1.0
+#: How far (s) beyond where the mapping puts it a cue the speech did not place is looked for.
+LOOK = 30.0
+#: A first word scoring below this is not trusted to start its cue.
+FIRST_WORD = 0.3
+#: Speech right before a cue's first word that starts this much earlier (s), after the previous
+#: cue ends, belongs to the cue (its opening words were dropped from the subtitle).
+UNCLAIMED = 0.25
+#: A first word refined to start more than this (s) before the speech onset near its CTC spike
+#: starts at that onset instead.
+EARLY = 0.1
+#: How each cue was placed.
+METHODS = ("words", "speech", "interpolated", "nothing")
+
+_OLD_STATUS = {"words": "aligned", "speech": "aligned", "interpolated": "interpolated", "nothing": "unspoken"}
 
 
 @dataclass(frozen=True)
 class CueTiming:
-    """The new timing of one cue: seconds, a score in [0, 1], and how it was found:
-    "aligned" (its words were found in the audio), "interpolated" (its words were not found;
-    timed from its neighbours) or "unspoken" (nothing to say, e.g. "[MUSIC]"; timed from its
-    neighbours)."""
+    """The new timing of one cue: seconds, a score in [0, 1], and how it was placed (`method`,
+    one of METHODS): "words" (its words were found in the audio), "speech" (placed on its speech
+    by the cue pattern), "interpolated" (neither found it; timed by the mapping of its stretch of
+    the file or by its neighbours) or "nothing" (nothing to say, e.g. "[MUSIC]")."""
 
     index: int
     start: float
     end: float
     score: float
-    status: str
+    method: str
     words: tuple[WordSpan, ...] = ()
+
+    @property
+    def status(self) -> str:
+        """The older three-way name of `method`: "aligned" (words or speech), "interpolated" or
+        "unspoken"."""
+        return _OLD_STATUS[self.method]
 
 
 @dataclass(frozen=True)
@@ -88,7 +121,7 @@ class SyncResult:
     subtitles: Subtitles
     cues: tuple[CueTiming, ...]
     spoken: int  # cues with words to align
-    found: int  # of those, the ones found in the audio
+    found: int  # of those, the ones found by their words
     duration: float
     model: str
     backend: str
@@ -96,23 +129,47 @@ class SyncResult:
     timings: dict[str, float] = field(default_factory=dict, compare=False)
     min_found: float = MIN_FOUND
     device: str = "cpu"
+    pattern_confidence: float = 0.0
+    rate: float = 1.0
+    splits: tuple[int, ...] = ()
+    mode: str = "words"
 
     @property
     def confidence(self) -> float:
-        """Share of the cues with words that were found in the audio (1.0 when none had words)."""
+        """Share of the cues with words that were found by their words (1.0 when none had)."""
         return self.found / self.spoken if self.spoken else 1.0
 
     @property
+    def placed(self) -> int:
+        """Cues placed by their words or their speech."""
+        return sum(t.method in ("words", "speech") for t in self.cues)
+
+    @property
     def trusted(self) -> bool:
-        """Whether enough cues were found for the result to be better than the input."""
-        return self.spoken > 0 and self.confidence >= self.min_found
+        """Whether the words or the speech pattern fit well enough for the result to be better
+        than the input."""
+        words = self.spoken > 0 and self.confidence >= self.min_found and self.mode != "fast"
+        return words or self.pattern_confidence >= MIN_PATTERN
+
+    def why_untrusted(self) -> str:
+        """One sentence saying what did not fit."""
+        if self.mode == "fast":
+            return (f"the cue pattern does not fit the speech in the audio (confidence "
+                    f"{self.pattern_confidence:.1f}, needs {MIN_PATTERN:g})")
+        if not self.spoken:
+            return "no cue has words that can be aligned, and the cue pattern does not fit the speech"
+        return (f"only {self.found} of the {self.spoken} cues with words ({self.confidence:.0%}) were "
+                f"found in the audio and the cue pattern does not fit the speech (confidence "
+                f"{self.pattern_confidence:.1f}, needs {MIN_PATTERN:g})")
 
     def meta(self) -> dict:
         from . import __version__
 
+        methods = {m: sum(t.method == m for t in self.cues) for m in METHODS}
         return {
             "subalign": __version__,
             "command": "sync",
+            "mode": self.mode,
             "model": self.model,
             "device": self.device,
             "backend": self.backend,
@@ -122,13 +179,17 @@ class SyncResult:
             "spoken": self.spoken,
             "confidence": round(self.confidence, 4),
             "format": self.subtitles.format,
+            "pattern_confidence": round(self.pattern_confidence, 2),
+            "rate": round(self.rate, 6),
+            "splits": list(self.splits),
+            "methods": methods,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
     def _output_meta(self) -> dict:
         """`meta` plus each cue's status and score, which the JSON writes into its cue (the
         review page marks interpolated cues)."""
-        details = [{"status": t.status, "score": round(t.score, 4),
-                    **({"method": t.method} if hasattr(t, "method") else {})} for t in self.cues]
+        details = [{"method": t.method, "status": t.status, "score": round(t.score, 4)} for t in self.cues]
         return {**self.meta(), "cue_details": details}
 
     def words(self) -> list[WordSpan]:
@@ -144,8 +205,8 @@ class SyncResult:
              media: MediaInput | str | Path | None = None) -> Path:
         """Write the result to `path`, atomically: a subtitle format (.srt, .vtt) writes the
         re-timed document (in its own format only the times change); any other known extension
-        (.json, a writer plugin's) writes the cues with their words' times and scores, and the
-        review page (.html) and plot (.png, .svg) draw them over the `media`."""
+        (.json, a writer plugin's) writes the cues with their words' times, scores and methods,
+        and the review page (.html) and plot (.png, .svg) draw them over the `media`."""
         if subtitle_format_for(path) is not None:
             return write_subtitles(path, self.subtitles, inputs=inputs)
         return write_output(path, self.words(), self.as_cues(), inputs=inputs,
@@ -157,7 +218,7 @@ class SyncResult:
 
 
 # ------------------------------------------------------------------------------------------------
-# 2-3. Alignment
+# What the cues say
 
 
 @dataclass
@@ -168,259 +229,9 @@ class _Cue(Unit):
     orig_end: float = 0.0
 
 
-class _OldTimes:
-    """The window policy of `sync`: a run of cues may be where its old times say, give or take
-    a constant offset (`MAX_OFFSET` before the first cue is found), a frame-rate stretch
-    (`MAX_STRETCH`) and a cut or added scene (`LOOKAHEAD`), counted from the last found cue."""
-
-    min_units = 1
-
-    def __init__(self, fps: float, total: int) -> None:
-        self.fps, self.total = fps, total
-        self.ws = 0  # first frame of the next window: where the last found cue ended
-        self.anchor: tuple[float, int] | None = None  # (old end, frame) of the last found cue
-
-    def window(self, cues: Sequence[Unit], i: int, j: int) -> tuple[int, int]:
-        """Frames [lo, hi) where cues[i:j] can be: from the end of the last found cue (or the
-        start) to their predicted end."""
-        end_orig = max(c.orig_end for c in cues[i:j])  # type: ignore[attr-defined]
-        if self.anchor is None:
-            hi = (max(end_orig, 0.0) * MAX_STRETCH + MAX_OFFSET + LOOKAHEAD) * self.fps
-        else:
-            span = max(0.0, end_orig - self.anchor[0])
-            hi = self.anchor[1] + (span * MAX_STRETCH + LOOKAHEAD) * self.fps
-        need = sum(min_frames(c.targets) + 1 for c in cues[i:j]) + 1
-        hi = int(min(self.total, max(hi, self.ws + 2 * need)))
-        return min(self.ws, max(0, hi - need)), hi
-
-    def final_window(self, cues: Sequence[Unit], i: int, j: int, max_cells: int) -> tuple[int, int]:
-        return self.window(cues, i, j)
-
-    def found(self, cue: Unit, hit: Found) -> None:
-        self.anchor = (cue.orig_end, hit.last)  # type: ignore[attr-defined]
-        self.ws = hit.last
-
-    def advanced(self, any_found: bool) -> None:
-        pass
-
-
-# ------------------------------------------------------------------------------------------------
-# 4. Boundaries
-
-
-def _frame_energy(waveform: np.ndarray, hop: int, frames: int) -> np.ndarray:
-    """Energy (dB) of each model frame of `hop` samples."""
-    n = min(frames, len(waveform) // hop)
-    power = np.square(waveform[: n * hop].astype(np.float64)).reshape(n, hop).mean(axis=1)
-    energy = 10 * np.log10(power + 1e-10)
-    if n < frames:
-        energy = np.concatenate([energy, np.full(frames - n, -100.0)])
-    return energy
-
-
-def _noise_floor(energy: np.ndarray, frame: int, radius: int) -> float:
-    lo, hi = max(0, frame - radius), min(len(energy), frame + radius + 1)
-    return float(np.percentile(energy[lo:hi], 10))
-
-
-def _refine(
-    found: dict[int, Found], order: list[int], energy: np.ndarray, spikes: np.ndarray, fps: float
-) -> dict[int, tuple[int, int]]:
-    """Cue (start, end) frames: the first token moved back to the onset of the sound, the last
-    token's end moved forward to its fade. A boundary moves at most MAX_ONSET_SHIFT, only
-    through frames louder than the local noise floor + ONSET_DB, and never into a frame where
-    the model hears another sound (`spikes`: the most likely token per frame, -1 for blank) or
-    past the neighbouring found cue."""
-    limit = int(round(MAX_ONSET_SHIFT * fps))
-    radius = int(3 * fps)
-    out: dict[int, tuple[int, int]] = {}
-    keys = [k for k in order if k in found]
-    for n, k in enumerate(keys):
-        f = found[k]
-        prev_last = found[keys[n - 1]].last if n > 0 else 0
-        next_first = found[keys[n + 1]].first if n + 1 < len(keys) else len(energy)
-        start = f.first
-        floor = _noise_floor(energy, start, radius) + ONSET_DB
-        while (start - 1 > prev_last and f.first - start < limit and energy[start - 1] > floor
-               and spikes[start - 1] in (-1, f.first_token)):
-            start -= 1
-        end = f.last
-        floor = _noise_floor(energy, max(end - 1, 0), radius) + ONSET_DB
-        while (end < next_first and end - f.last < limit and end < len(energy) and energy[end] > floor
-               and spikes[end] in (-1, f.last_token)):
-            end += 1
-        out[k] = (start, end)
-    # Where a fade and the next onset meet, split the difference.
-    for a, b in zip(keys, keys[1:], strict=False):
-        if out[a][1] > out[b][0]:
-            mid = (out[a][1] + out[b][0]) // 2
-            out[a] = (out[a][0], max(out[a][0] + 1, mid))
-            out[b] = (max(mid, out[a][1]), out[b][1])
-    return out
-
-
-# ------------------------------------------------------------------------------------------------
-# 5. Interpolation
-
-
-def _interpolate(
-    orig: Sequence[tuple[float, float]], placed: dict[int, tuple[float, float]], duration: float
-) -> dict[int, tuple[float, float]]:
-    """Times for the cues not in `placed`.
-
-    Each keeps its original start plus an offset interpolated (in original time) between the
-    median offsets of up to three placed cues on each side, so a constant offset, a stretch or a
-    cut between them carries over. Starts are then kept between the placed neighbours and in
-    file order, and each end stops at the next cue's start.
-    """
-    anchors = sorted(placed)
-    if not anchors:
-        return {i: orig[i] for i in range(len(orig))}
-    offsets = {k: placed[k][0] - orig[k][0] for k in anchors}
-    starts: dict[int, float] = {}
-    ceilings: dict[int, float] = {}
-    prev = 0.0
-    for i in range(len(orig)):
-        if i in placed:
-            prev = placed[i][1]
-            continue
-        pos = bisect.bisect_left(anchors, i)
-        left, right = anchors[max(0, pos - 3) : pos], anchors[pos : pos + 3]
-        o_start = orig[i][0]
-        if left and right:
-            lo_off = statistics.median(offsets[k] for k in left)
-            hi_off = statistics.median(offsets[k] for k in right)
-            a, b = orig[left[-1]][0], orig[right[0]][0]
-            w = 0.5 if b <= a else min(1.0, max(0.0, (o_start - a) / (b - a)))
-            off = lo_off + w * (hi_off - lo_off)
-        else:
-            off = statistics.median(offsets[k] for k in (left or right))
-        ceiling = placed[right[0]][0] if right else max(duration, prev)
-        starts[i] = prev = min(max(o_start + off, prev), ceiling)
-        ceilings[i] = ceiling
-    out: dict[int, tuple[float, float]] = {}
-    for i, start in starts.items():
-        nxt = starts.get(i + 1, ceilings[i])
-        end = min(start + max(0.0, orig[i][1] - orig[i][0]), max(nxt, start), ceilings[i])
-        out[i] = (start, max(start, end))
-    return out
-
-
-# ------------------------------------------------------------------------------------------------
-# The whole job
-
-
-#: Share of a sync job's time each stage takes (hama, CPU), for one progress bar with an ETA.
-STAGES = {"phonemes": 0.05, "decode": 0.03, "emissions": 0.85, "alignment": 0.07}
-
-
-def sync_subtitles(
-    media: str | Path,
-    subs: Subtitles,
-    *,
-    model: str = DEFAULT_MODEL,
-    language: str = "en",
-    device: str = "auto",
-    dtype: str = "auto",
-    audio_stream: int = 0,
-    progress: bool | Progress | None = False,
-    **options: float,
-) -> SyncResult:
-    """Re-time `subs` to the audio of `media`: every cue keeps its text and gets new times.
-
-    `model` is ``NAME[:ARG]`` (see `subalign models`), `device` and `dtype` go to models that run
-    on torch; `progress` is a `subalign.progress.Progress` callback (or True for a bar on a
-    terminal); `options` are passed to `retime` (min_score, min_found, max_cells).
-    """
-    with job_progress(progress, STAGES, "syncing") as report:
-        t0 = time.perf_counter()
-        acoustic = load_model(model, device, dtype)
-        cues = _spoken_cues(subs, acoustic, language, report)
-        t1 = time.perf_counter()
-        waveform = load_audio(media, sample_rate=acoustic.sample_rate, stream=audio_stream,
-                              progress=report)
-        duration = len(waveform) / acoustic.sample_rate
-        _check_fits(cues, duration, acoustic.frame_seconds)
-        t2 = time.perf_counter()
-        emissions = acoustic.emit(waveform, progress=stage_progress(report, "emissions", duration))
-        t3 = time.perf_counter()
-        result = retime(subs, waveform, emissions, acoustic, language=language, cues=cues,
-                        progress=report, **options)
-    result.timings.update(text=t1 - t0, decode=t2 - t1, emissions=t3 - t2, total=time.perf_counter() - t0)
-    return result
-
-
-def retime(
-    subs: Subtitles,
-    waveform: np.ndarray,
-    emissions: torch.Tensor,
-    acoustic: EmissionModel,
-    *,
-    language: str = "en",
-    cues: list[_Cue] | None = None,
-    progress: Progress | None = None,
-    min_score: float = MIN_SCORE,
-    min_found: float = MIN_FOUND,
-    max_cells: int | None = None,
-) -> SyncResult:
-    """Re-time `subs` given the audio (`waveform` at the model's rate) and its `emissions`
-    (T, C) from `acoustic`; the steps after the emissions in `sync_subtitles`."""
-    t0 = time.perf_counter()
-    if cues is None:
-        cues = _spoken_cues(subs, acoustic, language, None)
-    separator = acoustic.word_boundary
-    fps = 1.0 / acoustic.frame_seconds
-    duration = len(waveform) / acoustic.sample_rate
-    _check_fits(cues, duration, acoustic.frame_seconds)
-    found: dict[int, Found] = {}
-    frames: dict[int, tuple[int, int]] = {}
-    if cues:
-        aligner = ChunkAligner(emissions, acoustic.blank, separator)
-        found = anchor_units(aligner, cues, _OldTimes(fps, aligner.frames), min_score=min_score,
-                             max_cells=max_cells,
-                             progress=(lambda share: progress("alignment", share)) if progress else None)
-        hop = int(round(acoustic.sample_rate / fps))
-        energy = _frame_energy(waveform, hop, aligner.frames)
-        best = emissions.argmax(dim=1).cpu().numpy()
-        quiet = (best == acoustic.blank) | (best == separator if separator is not None else False)
-        frames = _refine(found, [c.index for c in cues], energy, np.where(quiet, -1, best), fps)
-
-    orig = [(c.start, c.end) for c in subs.cues]
-    placed = {k: (s / fps, min(e / fps, duration)) for k, (s, e) in frames.items()}
-    times = {**placed, **_interpolate(orig, placed, duration)}
-    # A found cue shows at least as long as it did before, up to the start of the next cue.
-    for k in placed:
-        s, e = times[k]
-        ceiling = times[k + 1][0] if k + 1 < len(orig) else max(duration, e)
-        times[k] = (s, max(e, min(s + max(0.0, orig[k][1] - orig[k][0]), ceiling)))
-
-    out: list[CueTiming] = []
-    spoken = {c.index for c in cues}
-    for i in range(len(subs.cues)):
-        s, e = times[i]
-        if i in placed:
-            f = found[i]
-            words = tuple(WordSpan(t, a / fps, b / fps, _unit(sc)) for t, a, b, sc in f.words)
-            out.append(CueTiming(i, s, e, _unit(f.score), "aligned", words))
-        else:
-            out.append(CueTiming(i, s, e, 0.0, "interpolated" if i in spoken else "unspoken"))
-    return SyncResult(
-        subtitles=subs.retimed([(t.start, t.end) for t in out]),
-        cues=tuple(out),
-        spoken=len(cues),
-        found=len(found),
-        duration=duration,
-        model=acoustic.name,
-        backend=forced_align_backend(),
-        warnings=tuple(_warnings(subs, out)),
-        timings={"align": time.perf_counter() - t0},
-        min_found=min_found,
-        device=str(acoustic.device),
-    )
-
-
-def _unit(x: float) -> float:
-    return min(1.0, max(0.0, float(x)))
+def _sayable(subs: Subtitles) -> list[bool]:
+    """Which cues say something (text left once markup, sound descriptions and labels go)."""
+    return [bool(spoken_text(c.text)) for c in subs.cues]
 
 
 def _spoken_cues(subs: Subtitles, acoustic: EmissionModel, language: str,
@@ -460,9 +271,540 @@ def _check_fits(cues: Sequence[_Cue], duration: float, frame_seconds: float) -> 
         )
 
 
+# ------------------------------------------------------------------------------------------------
+# Window policies for the words
+
+
+class _OldTimes:
+    """Where a run of cues may be, from their old times alone (no speech pattern): a constant
+    offset (`MAX_OFFSET` before the first cue is found), a frame-rate stretch (`MAX_STRETCH`) and
+    a cut or added scene (`LOOKAHEAD`), counted from the last found cue."""
+
+    min_units = 1
+
+    def __init__(self, fps: float, total: int) -> None:
+        self.fps, self.total = fps, total
+        self.ws = 0  # first frame of the next window: where the last found cue ended
+        self.anchor: tuple[float, int] | None = None  # (old end, frame) of the last found cue
+
+    def window(self, cues: Sequence[Unit], i: int, j: int) -> tuple[int, int]:
+        end_orig = max(c.orig_end for c in cues[i:j])  # type: ignore[attr-defined]
+        if self.anchor is None:
+            hi = (max(end_orig, 0.0) * MAX_STRETCH + MAX_OFFSET + LOOKAHEAD) * self.fps
+        else:
+            span = max(0.0, end_orig - self.anchor[0])
+            hi = self.anchor[1] + (span * MAX_STRETCH + LOOKAHEAD) * self.fps
+        need = sum(min_frames(c.targets) + 1 for c in cues[i:j]) + 1
+        hi = int(min(self.total, max(hi, self.ws + 2 * need)))
+        return min(self.ws, max(0, hi - need)), hi
+
+    def final_window(self, cues: Sequence[Unit], i: int, j: int, max_cells: int) -> tuple[int, int]:
+        return self.window(cues, i, j)
+
+    def found(self, cue: Unit, hit: Found) -> None:
+        self.anchor = (cue.orig_end, hit.last)  # type: ignore[attr-defined]
+        self.ws = hit.last
+
+    def advanced(self, any_found: bool) -> None:
+        pass
+
+
+class _Predicted:
+    """Where a run of cues may be, from where the speech pattern put them (frames of the
+    emission matrix the run is aligned in): their predicted span with a margin, never before
+    the last found cue's end."""
+
+    min_units = 1
+
+    def __init__(self, spans: dict[int, tuple[int, int]], total: int, margin: int) -> None:
+        self.spans, self.total, self.margin = spans, total, margin
+        self.ws = 0
+
+    def window(self, cues: Sequence[Unit], i: int, j: int) -> tuple[int, int]:
+        lo = min(self.spans[c.index][0] for c in cues[i:j]) - self.margin
+        hi = max(self.spans[c.index][1] for c in cues[i:j]) + self.margin
+        need = sum(min_frames(c.targets) + 1 for c in cues[i:j]) + 1
+        lo = max(self.ws, lo, 0)
+        hi = int(min(self.total, max(hi, lo + need)))
+        return min(lo, max(0, hi - need)), hi
+
+    def final_window(self, cues: Sequence[Unit], i: int, j: int, max_cells: int) -> tuple[int, int]:
+        return self.window(cues, i, j)
+
+    def found(self, cue: Unit, hit: Found) -> None:
+        self.ws = hit.last
+
+    def advanced(self, any_found: bool) -> None:
+        pass
+
+
+# ------------------------------------------------------------------------------------------------
+# The whole job
+
+#: Share of a sync job's time each stage takes (hama, CPU), for one progress bar with an ETA.
+STAGES = {"phonemes": 0.04, "decode": 0.03, "speech": 0.05, "emissions": 0.80, "alignment": 0.08}
+FAST_STAGES = {"decode": 0.3, "speech": 0.7}
+
+
+def sync_subtitles(
+    media: str | Path,
+    subs: Subtitles,
+    *,
+    model: str = DEFAULT_MODEL,
+    language: str = "en",
+    device: str = "auto",
+    dtype: str = "auto",
+    audio_stream: int = 0,
+    progress: bool | Progress | None = False,
+    fast: bool = False,
+    **options: float,
+) -> SyncResult:
+    """Re-time `subs` to the audio of `media`: every cue keeps its text and gets new times.
+
+    `fast` uses the speech pattern only (no acoustic model: any language, a few seconds for a
+    film). `model` is ``NAME[:ARG]`` (see `subalign models`), `device` and `dtype` go to models
+    that run on torch; `progress` is a `subalign.progress.Progress` callback (or True for a bar
+    on a terminal); `options` are passed to `retime` (min_score, min_found, max_cells).
+    """
+    with job_progress(progress, FAST_STAGES if fast else STAGES, "syncing") as report:
+        t0 = time.perf_counter()
+        acoustic = None if fast else load_model(model, device, dtype)
+        cues = None if acoustic is None else _spoken_cues(subs, acoustic, language, report)
+        t1 = time.perf_counter()
+        rate = 16_000 if acoustic is None else acoustic.sample_rate
+        waveform = load_audio(media, sample_rate=rate, stream=audio_stream, progress=report)
+        if acoustic is not None:
+            _check_fits(cues or [], len(waveform) / rate, acoustic.frame_seconds)
+        t2 = time.perf_counter()
+        result = retime(subs, waveform, None, acoustic, language=language, cues=cues,
+                        progress=report, sample_rate=rate, **options)
+    result.timings.update(text=t1 - t0, decode=t2 - t1, total=time.perf_counter() - t0)
+    return result
+
+
+def retime(
+    subs: Subtitles,
+    waveform: np.ndarray,
+    emissions: torch.Tensor | None,
+    acoustic: EmissionModel | None,
+    *,
+    language: str = "en",
+    cues: list[_Cue] | None = None,
+    progress: Progress | None = None,
+    sample_rate: int | None = None,
+    min_score: float = MIN_SCORE,
+    min_found: float = MIN_FOUND,
+    max_cells: int | None = None,
+) -> SyncResult:
+    """Re-time `subs` given the audio (`waveform` at the model's rate, or 16 kHz without a
+    model). `emissions` (T, C) of the whole audio may be given; without them they are computed
+    where needed. Without `acoustic`, only the speech pattern is used (the fast mode)."""
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    sr = sample_rate or (acoustic.sample_rate if acoustic is not None else 16_000)
+    duration = len(waveform) / sr
+    sayable = _sayable(subs)
+    orig = [(c.start, c.end) for c in subs.cues]
+
+    # 1. Speech and the cue pattern.
+    wave16 = waveform if sr == 16_000 else _resample(waveform, sr, 16_000)
+    activity = speech_activity(wave16)
+    energy = energy_db(wave16)
+    timings["speech"] = time.perf_counter() - t0
+    if progress is not None:
+        progress("speech", 1.0)
+    said = [i for i, ok in enumerate(sayable) if ok]
+    collapsed = _collapsed(orig, said)  # cues whose times were lost (e.g. clipped to 0)
+    fitted = [i for i in said if i not in collapsed]
+    fit = (fit_pattern([(max(0.0, orig[i][0]), max(0.0, orig[i][1])) for i in fitted],
+                       activity.on_grid(GRID)) if len(fitted) >= 2 else None)
+    speech_times: dict[int, tuple[float, float]] = {}
+    if fit is not None:
+        for i, pl in zip(fitted, fit.placements, strict=True):
+            if pl.start is not None:
+                speech_times[i] = (pl.start, pl.end)  # type: ignore[assignment]
+        if fit.confidence >= MIN_PATTERN:
+            speech_times.update(_place_collapsed(collapsed, speech_times, activity, duration))
+
+    # 2. Words where they match.
+    word_hits: dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]] = {}
+    t1 = time.perf_counter()
+    if acoustic is not None:
+        if cues is None:
+            cues = _spoken_cues(subs, acoustic, language, None)
+        _check_fits(cues, duration, acoustic.frame_seconds)
+        if cues:
+            trusted_pattern = fit is not None and fit.confidence >= MIN_PATTERN
+            predicted = _predicted(orig, said, fitted, fit, speech_times, duration) if trusted_pattern else {}
+            word_hits = _words(cues, waveform, sr, emissions, acoustic, predicted, duration,
+                               min_score, max_cells, progress, timings)
+    timings["words"] = time.perf_counter() - t1
+
+    # 3. Times and methods, in file order, never overlapping.
+    result_times, methods, scores, words = _assemble(subs, orig, sayable, fitted, fit, speech_times,
+                                                     word_hits, activity, energy, duration)
+    out = [CueTiming(i, s, e, scores[i], methods[i], words.get(i, ())) for i, (s, e) in enumerate(result_times)]
+    spoken = len(cues) if cues is not None else sum(sayable)
+    timings["align"] = time.perf_counter() - t0
+    return SyncResult(
+        subtitles=subs.retimed([(t.start, t.end) for t in out]),
+        cues=tuple(out),
+        spoken=spoken,
+        found=len(word_hits),
+        duration=duration,
+        model=acoustic.name if acoustic is not None else "speech (silero-vad)",
+        backend=forced_align_backend() if acoustic is not None else "-",
+        warnings=tuple(_warnings(subs, out)),
+        timings=timings,
+        min_found=min_found,
+        device=str(acoustic.device) if acoustic is not None else "cpu",
+        pattern_confidence=fit.confidence if fit is not None else 0.0,
+        rate=fit.rate if fit is not None else 1.0,
+        splits=tuple(fitted[k] for k in fit.splits) if fit is not None else (),
+        mode="words" if acoustic is not None else "fast",
+    )
+
+
+def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """Linear resampling (for the speech detector only, when the model's rate is not 16 kHz)."""
+    n = int(len(x) * dst / src)
+    return np.interp(np.arange(n) * src / dst, np.arange(len(x)), x).astype(np.float32)
+
+
+def _collapsed(orig: list[tuple[float, float]], said: list[int]) -> set[int]:
+    """Cues whose times say nothing: runs of two or more consecutive cues with the same start
+    (what clipping subtitles that were early to 0 s leaves)."""
+    out: set[int] = set()
+    for a, b in zip(said, said[1:], strict=False):
+        if abs(orig[a][0] - orig[b][0]) < 0.002:
+            out.update((a, b))
+    return out
+
+
+def _neighbours(i: int, placed: dict[int, tuple[float, float]], duration: float) -> tuple[float, float]:
+    """The end of the placed cue before cue `i` and the start of the one after it."""
+    before = max((e for k, (_, e) in placed.items() if k < i), default=0.0)
+    after = min((s for k, (s, _) in placed.items() if k > i), default=duration)
+    return before, max(before, after)
+
+
+def _place_collapsed(collapsed: set[int], placed: dict[int, tuple[float, float]],
+                     activity: SpeechActivity, duration: float) -> dict[int, tuple[float, float]]:
+    """Collapsed cues on the stretches of speech between their placed neighbours, in order,
+    the last ones nearest the cue after them (one stretch each, while there are enough)."""
+    out: dict[int, tuple[float, float]] = {}
+    runs: list[list[int]] = []
+    for i in sorted(collapsed):
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    segments = activity.segments(min_gap=0.3)
+    for run in runs:
+        lo, hi = _neighbours(run[0], placed, duration)
+        inside = [(a, b) for a, b in segments if a >= lo and b <= hi]
+        for i, (a, b) in zip(reversed(run), reversed(inside), strict=False):
+            out[i] = (a, b)
+    return out
+
+
+def _predicted(orig: list[tuple[float, float]], said: list[int], fitted: list[int],
+               fit: PatternFit | None, placed: dict[int, tuple[float, float]],
+               duration: float) -> dict[int, tuple[float, float, bool]]:
+    """Where each cue with something to say should be looked for: (start, end, placed by the
+    speech). A cue the speech did not place is looked for between its placed neighbours, near
+    where the mapping of its stretch puts it."""
+    out: dict[int, tuple[float, float, bool]] = {}
+    offsets = dict(zip(fitted, (p.offset for p in fit.placements), strict=True)) if fit else {}
+    rate = fit.rate if fit is not None else 1.0
+    for i in said:
+        if i in placed:
+            out[i] = (*placed[i], True)
+            continue
+        lo, hi = _neighbours(i, placed, duration)
+        if i in offsets:
+            s, e = (max(0.0, x) * rate + offsets[i] for x in orig[i])
+            lo, hi = max(lo, s - LOOK), min(hi, e + LOOK)
+        out[i] = (lo, max(lo, hi), False)
+    return out
+
+
+def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Tensor | None,
+           acoustic: EmissionModel, predicted: dict[int, tuple[float, float, bool]], duration: float,
+           min_score: float, max_cells: int | None, progress: Progress | None,
+           timings: dict[str, float]) -> dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]]:
+    """Cues found by their words: (start, end, words, score, CTC start of the first word) by cue
+    index. With `predicted` places (the speech pattern fits), each cue is looked for there, and
+    on long media only the audio around those places gets emissions."""
+    fs = acoustic.frame_seconds
+    hop = int(round(fs * sr))
+    total = len(waveform) // hop + 1
+    trusted_pattern = bool(predicted)
+    use_islands = trusted_pattern and duration >= ISLANDS_FROM and emissions is None
+    if use_islands:
+        islands = _islands([(predicted[c.index][0] - MARGIN, predicted[c.index][1] + MARGIN)
+                            for c in cues], fs, total)
+    else:
+        islands = [(0, total)]
+    report = stage_progress(progress, "emissions", sum(b - a for a, b in islands) * fs)
+    pieces_out: dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]] = {}
+    emit_time = 0.0
+    for lo, hi in islands:
+        members = [c for c in cues if lo * fs <= sum(predicted[c.index][:2]) / 2 < hi * fs] \
+            if use_islands else cues
+        if not members:
+            continue
+        te = time.perf_counter()
+        if emissions is not None:
+            part = emissions[lo:hi]
+        elif (lo, hi) == (0, total):
+            part = acoustic.emit(waveform, progress=report)
+        else:
+            part = acoustic.emit(waveform[lo * hop : min(len(waveform), hi * hop)], progress=report)
+            part = part[: hi - lo]
+        emit_time += time.perf_counter() - te
+        aligner = ChunkAligner(part, acoustic.blank, acoustic.word_boundary)
+        frames = int(part.shape[0])
+        if trusted_pattern:
+            spans = {c.index: (int(predicted[c.index][0] / fs) - lo, int(predicted[c.index][1] / fs) - lo)
+                     for c in members}
+            margin = int(MARGIN / fs)
+            policy: object = _Predicted(spans, frames, margin)
+        else:
+            policy = _OldTimes(1.0 / fs, frames)
+        hits = anchor_units(aligner, members, policy, min_score=min_score,  # type: ignore[arg-type]
+                            max_cells=max_cells)
+        pieces_out.update(_refined(members, hits, part, waveform, lo, hop, acoustic))
+        if progress is not None:
+            progress("alignment", min(1.0, hi / max(1, total)))
+    timings["emissions"] = emit_time
+    timings["emitted_seconds"] = sum(b - a for a, b in islands) * fs
+    return pieces_out
+
+
+def _islands(spans: list[tuple[float, float]], fs: float, total: int) -> list[tuple[int, int]]:
+    """Merged frame ranges covering the spans (seconds), at most about two minutes each."""
+    ranges = sorted((max(0, int(s / fs)), min(total, int(np.ceil(e / fs)) + 1)) for s, e in spans)
+    out: list[tuple[int, int]] = []
+    longest = int(120.0 / fs)
+    for a, b in ranges:
+        if b <= a:
+            continue
+        if out and a <= out[-1][1] and b - out[-1][0] <= longest:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _refined(members: list[_Cue], hits: dict[int, Found], part: torch.Tensor, waveform: np.ndarray,
+             lo: int, hop: int, acoustic: EmissionModel) -> dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]]:
+    """The found cues' words aligned again as short files with the boundary refinement (as
+    `subalign align` times words): (start, end, words, score) by cue index, in seconds."""
+    fs = acoustic.frame_seconds
+    units: list[SentenceUnit] = []
+    by_unit: dict[int, _Cue] = {}
+    found: dict[int, Found] = {}
+    pos = 0
+    for k, c in enumerate(members):
+        if c.index not in hits:
+            continue
+        u = SentenceUnit(k, c.texts, c.word_tokens, c.targets, c.counts,
+                         index_words=tuple(range(pos, pos + len(c.texts))))
+        pos += len(c.texts)
+        units.append(u)
+        by_unit[k] = c
+        found[k] = hits[c.index]
+    if not units:
+        return {}
+    frames = int(part.shape[0])
+    pieces = plan_pieces(units, found, 1.0 / fs, frames)
+    audio = None
+    if refinable(acoustic):
+        seg = waveform[lo * hop : (lo + frames) * hop]
+        step = 10 * acoustic.sample_rate
+        audio = AudioWindow(iter([seg[i : i + step] for i in range(0, len(seg), step)]))
+    spans = align_pieces(pieces, part, acoustic, found, audio, refine=audio is not None)
+    offset = lo * fs
+    out: dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]] = {}
+    for u in units:
+        ws = tuple(WordSpan(spans[i].text, spans[i].start + offset, spans[i].end + offset, spans[i].score)
+                   for i in u.index_words if i in spans)
+        if not ws:
+            continue
+        f = found[u.index]
+        out[by_unit[u.index].index] = (ws[0].start, ws[-1].end, ws, min(1.0, max(0.0, float(f.score))),
+                                       f.first * fs + offset)
+    return out
+
+
+def _assemble(subs: Subtitles, orig: list[tuple[float, float]], sayable: list[bool], fitted: list[int],
+              fit: PatternFit | None, speech_times: dict[int, tuple[float, float]],
+              word_hits: dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]],
+              activity: SpeechActivity, energy: np.ndarray, duration: float):
+    """Each cue's (start, end), method, score and words, in file order and never overlapping."""
+    n = len(orig)
+    methods = ["interpolated"] * n
+    scores = [0.0] * n
+    words: dict[int, tuple[WordSpan, ...]] = {}
+    placed: dict[int, tuple[float, float]] = {}
+    for i in range(n):
+        if not sayable[i]:
+            methods[i] = "nothing"
+    # Cues found by their words: the first word's start, or the onset of speech no other cue
+    # claims right before it (opening words the subtitle left out).
+    prev_end = 0.0
+    for i in range(n):
+        if i in word_hits:
+            s, e, ws, score, heard = word_hits[i]
+            first_ok = ws and ws[0].score >= FIRST_WORD
+            start = s if first_ok else refine_start(s, activity, energy, lo=prev_end)
+            # The boundary refinement may reach into music or noise before the first word; the
+            # speech detector's onset near the CTC spike bounds it.
+            onset = refine_start(heard, activity, energy, lo=prev_end, hi=heard)
+            if start < onset - EARLY:
+                start = onset
+            onset = _unclaimed_onset(start, prev_end, activity)
+            if onset is not None:
+                start = refine_start(onset, activity, energy, lo=prev_end, hi=start)
+            placed[i] = (start, max(e, start))
+            methods[i], scores[i], words[i] = "words", score, ws
+            prev_end = placed[i][1]
+        elif i in speech_times:
+            prev_end = max(prev_end, speech_times[i][1])
+    # Cues placed by their speech: onsets refined, between the neighbours already placed.
+    keys = sorted(set(placed) | set(speech_times))
+    for n_k, i in enumerate(keys):
+        if i in placed:
+            continue
+        s, e = speech_times[i]
+        before = max((placed[k][1] for k in keys[:n_k] if k in placed), default=0.0)
+        after = min((placed[k][0] for k in keys[n_k + 1 :] if k in placed), default=duration)
+        start = refine_start(s, activity, energy, lo=before, hi=after)
+        end = refine_end(e, activity, energy, lo=start, hi=after)
+        if start >= after:
+            continue  # no room left between cues found by their words: leave it to the mapping
+        placed[i] = (start, max(start, end))
+        methods[i], scores[i] = "speech", _coverage(activity, start, end)
+    # The rest: the mapping of their stretch (the pattern's rate and offset), or, without a
+    # pattern that fits, the offsets of the placed neighbours.
+    times = dict(placed)
+    mapped: dict[int, tuple[float, float]] = {}
+    if fit is not None and fit.confidence >= MIN_PATTERN:
+        offsets = _stretch_offsets(fitted, fit, n)
+        for i in range(n):
+            if i not in placed:
+                o = offsets[i]
+                mapped[i] = (max(0.0, orig[i][0]) * fit.rate + o, max(0.0, orig[i][1]) * fit.rate + o)
+    rest = _interpolate(orig, placed, duration, mapped)
+    times.update(rest)
+    # File order, and a placed cue shows at least as long as it did before, up to the start of
+    # the next cue.
+    ordered = sorted(times)
+    latest = 0.0
+    for i in ordered:
+        s, e = times[i]
+        latest = max(latest, s)
+        times[i] = (latest, max(latest, e))
+    for k, i in enumerate(ordered):
+        s, e = times[i]
+        ceiling = times[ordered[k + 1]][0] if k + 1 < len(ordered) else max(duration, e)
+        if i in placed:
+            e = max(e, min(s + max(0.0, orig[i][1] - orig[i][0]), ceiling))
+        times[i] = (s, max(s, min(e, ceiling) if k + 1 < len(ordered) else e))
+    return [times[i] for i in range(n)], methods, scores, words
+
+
+def _unclaimed_onset(start: float, prev_end: float, activity: SpeechActivity) -> float | None:
+    """The start of the speech stretch that runs on into `start`, when it began at least
+    UNCLAIMED seconds earlier and after `prev_end` (speech no cue accounts for), else None."""
+    fr = activity.frame_seconds
+    k = int(start / fr)
+    probs = activity.probs
+    if k <= 0 or k >= len(probs) or probs[min(k, len(probs) - 1)] < 0.5 and probs[max(0, k - 1)] < 0.5:
+        return None
+    j = k
+    while j > 0 and probs[j - 1] >= 0.5:
+        j -= 1
+    onset = j * fr
+    if start - onset >= UNCLAIMED and onset >= prev_end + 0.05:
+        return onset
+    return None
+
+
+def _coverage(activity: SpeechActivity, start: float, end: float) -> float:
+    fr = activity.frame_seconds
+    seg = activity.probs[int(start / fr) : max(int(start / fr) + 1, int(end / fr))]
+    return float(np.clip(seg.mean(), 0.0, 1.0)) if len(seg) else 0.0
+
+
+def _stretch_offsets(said: list[int], fit: PatternFit, n: int) -> list[float]:
+    """The offset of every cue's stretch of the file (cues with nothing to say take their
+    neighbour's)."""
+    offsets = [0.0] * n
+    known = dict(zip(said, (p.offset for p in fit.placements), strict=True))
+    last = next(iter(known.values()), 0.0)
+    for i in range(n):
+        if i in known:
+            last = known[i]
+        offsets[i] = last
+    return offsets
+
+
+def _interpolate(
+    orig: Sequence[tuple[float, float]], placed: dict[int, tuple[float, float]], duration: float,
+    mapped: dict[int, tuple[float, float]] | None = None,
+) -> dict[int, tuple[float, float]]:
+    """Times for the cues not in `placed`.
+
+    A cue in `mapped` (times from the speech pattern's mapping) keeps them; any other keeps its
+    original start plus an offset interpolated (in original time) between the median offsets of
+    up to three placed cues on each side, so a constant offset, a stretch or a cut between them
+    carries over. Starts are then kept between the placed neighbours and in file order, and each
+    end stops at the next cue's start.
+    """
+    mapped = mapped or {}
+    anchors = sorted(placed)
+    if not anchors and not mapped:
+        return {i: orig[i] for i in range(len(orig))}
+    offsets = {k: placed[k][0] - orig[k][0] for k in anchors}
+    starts: dict[int, float] = {}
+    ceilings: dict[int, float] = {}
+    prev = 0.0
+    for i in range(len(orig)):
+        if i in placed:
+            prev = placed[i][1]
+            continue
+        pos = bisect.bisect_left(anchors, i)
+        left, right = anchors[max(0, pos - 3) : pos], anchors[pos : pos + 3]
+        o_start = orig[i][0]
+        if i in mapped:
+            start = mapped[i][0]
+        elif left and right:
+            lo_off = statistics.median(offsets[k] for k in left)
+            hi_off = statistics.median(offsets[k] for k in right)
+            a, b = orig[left[-1]][0], orig[right[0]][0]
+            w = 0.5 if b <= a else min(1.0, max(0.0, (o_start - a) / (b - a)))
+            start = o_start + lo_off + w * (hi_off - lo_off)
+        elif left or right:
+            start = o_start + statistics.median(offsets[k] for k in (left or right))
+        else:
+            start = o_start
+        ceiling = placed[right[0]][0] if right else max(duration, prev)
+        starts[i] = prev = min(max(start, prev), ceiling)
+        ceilings[i] = ceiling
+    out: dict[int, tuple[float, float]] = {}
+    for i, start in starts.items():
+        nxt = starts.get(i + 1, ceilings[i])
+        length = (mapped[i][1] - mapped[i][0]) if i in mapped else max(0.0, orig[i][1] - orig[i][0])
+        end = min(start + length, max(nxt, start), ceilings[i])
+        out[i] = (start, max(start, end))
+    return out
+
+
 def _warnings(subs: Subtitles, timings: Sequence[CueTiming]) -> list[str]:
-    """One line naming the cues whose words were not found (the first few, then a count)."""
-    missing = [t for t in timings if t.status == "interpolated"]
+    """One line naming the cues that neither their words nor their speech placed."""
+    missing = [t for t in timings if t.method == "interpolated"]
     if not missing:
         return []
     shown = []
@@ -474,6 +816,7 @@ def _warnings(subs: Subtitles, timings: Sequence[CueTiming]) -> list[str]:
     more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
     noun = "cue was" if len(missing) == 1 else "cues were"
     return [
-        f"{len(missing)} {noun} not found in the audio and got times interpolated from their "
-        f"neighbours: {', '.join(shown)}{more}"
+        f"{len(missing)} {noun} found neither by their words nor by their speech and got times "
+        f"from their neighbours: {', '.join(shown)}{more}"
     ]
+

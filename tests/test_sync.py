@@ -232,11 +232,31 @@ def test_text_without_audio_and_audio_without_text_do_not_drag_the_neighbours(sp
     assert result.trusted
 
 
-def test_subtitles_of_another_recording_are_not_trusted(speech):
-    entries = [(speech.unused[k + 1], a, b) for k, (_, a, b) in enumerate(speech.cues)]
+def test_subtitles_in_another_text_are_placed_by_their_speech(speech):
+    """Cues whose words are not what is said (a translation) but whose times follow the speech
+    (here 12 s late) are placed on their speech by the cue pattern: trusted, method "speech"."""
+    entries = [(speech.unused[k + 1], a + 12.0, b + 12.0) for k, (_, a, b) in enumerate(speech.cues)]
     result = retime(parse_subtitles(_srt(entries), name="in.srt"), speech.waveform, speech.emissions,
                     get_model("hama"))
-    assert result.confidence < 0.5 and not result.trusted
+    assert result.found == 0 and result.trusted and result.pattern_confidence >= 6
+    assert {t.method for t in result.cues} == {"speech"}
+    errors = [abs(t.start - a) for t, (_, a, _) in zip(result.cues, speech.cues, strict=True)]
+    assert statistics.median(errors) <= 0.08 and max(errors) <= 0.5, errors
+
+
+def test_subtitles_of_another_recording_are_not_trusted(speech):
+    """Other words, and times that follow some other recording's speech: neither the words nor
+    the pattern fit, so the result is not trusted (the CLI refuses it)."""
+    rng = random.Random(5)
+    t, entries = 0.5, []
+    for k in range(len(speech.cues)):
+        length = rng.uniform(0.6, 4.5)
+        entries.append((speech.unused[k + 1], t, t + length))
+        t += length + rng.uniform(0.2, 3.0)
+    result = retime(parse_subtitles(_srt(entries), name="in.srt"), speech.waveform, speech.emissions,
+                    get_model("hama"))
+    assert result.confidence < 0.5 and result.pattern_confidence < 6 and not result.trusted
+    assert "does not fit" in result.why_untrusted()
 
 
 # --------------------------------------------------------------------------------------------

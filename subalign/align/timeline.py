@@ -1,0 +1,291 @@
+"""Map a subtitle file's cue pattern onto the speech in the audio, without reading the words.
+
+Subtitles are made to the speech: each cue shows while someone speaks, and the gaps between cues
+are the pauses. So the cue timeline, as a pattern of on and off, matches the audio's speech
+activity once the damage done to the times is undone: a constant offset of any size, a frame-rate
+stretch, a stretch that was cut from (or added to) the video, and cues that are each a little off.
+This works whatever language the cues are in.
+
+Three steps, each a search over the whole file:
+
+1. **rate and offset** (`fit_global`): for each usual rate ratio (film and video frame rates
+   23.976, 24, 25, 29.97 against each other, and 1), the cue pattern scaled by the ratio is
+   cross-correlated with the speech score (speech probability minus one half: speech under a cue
+   counts for it, silence or music under a cue against it) by FFT, over every offset; the best
+   ratio and offset win.
+2. **splits** (`place_cues`, coarse pass): a dynamic programme over the cues, in order, gives
+   each cue an offset on a 0.1 s grid near the global one, or *skips* it (a cue whose speech is
+   not in the audio: a cut scene, a cue with nothing spoken). Consecutive cues keep the same
+   offset; changing it costs `SPLIT_COST` (a cut or an added stretch), and a cue placed after a
+   change may not start before the last placed cue ends. alass and ffsubsync taught the idea of
+   a split penalty over an interval pattern; this formulation (with skips and the order
+   constraint) is ours.
+3. **each cue** (fine pass): a second programme moves each placed cue by up to `LOCAL` seconds
+   on the 20 ms grid, so cues that were each a little off land on their speech, never before the
+   cue before them ends.
+
+`confidence` says how much better the pattern fits than the same cues with their order of
+durations and gaps shuffled would (a wrong video fits no better than a shuffled pattern).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["GRID", "PatternFit", "Placement", "RATES", "fit_global", "fit_pattern", "place_cues"]
+
+#: Grid step (s) of the speech score and of the fine pass.
+GRID = 0.02
+#: Grid step (s) of the coarse pass (offsets of segments between splits).
+COARSE = 0.1
+#: Speech probability above which a frame counts as speech for the score.
+THRESHOLD = 0.5
+#: Cost of changing the offset between two consecutive cues (score units: seconds of speech
+#: probability above THRESHOLD), so that only a real cut or added stretch splits the file.
+SPLIT_COST = 3.0
+#: Cost per second of cue of leaving a cue out (a cue is skipped where its mean speech
+#: probability would be under THRESHOLD - SKIP_COST).
+SKIP_COST = 0.25
+#: How far (s) from its segment's offset each cue may move in the fine pass.
+LOCAL = 1.5
+#: Cost per second of difference between the local moves of consecutive cues.
+SMOOTH = 0.1
+#: How far (s) around the global offset the coarse pass looks for the segments' offsets.
+SPAN = 150.0
+#: Cues may overlap by this much (s) where the order constraint applies.
+TOLERANCE = 0.06
+#: Most cues a split may give up before it (the cues of a cut scene).
+DROP = 24
+
+_FPS = (24000 / 1001, 24.0, 25.0, 30000 / 1001)
+#: Rate ratios tried: audio time = ratio x subtitle time + offset.
+RATES = tuple(sorted({round(a / b, 9) for a in _FPS for b in _FPS}))
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a cue goes in the audio: its start and end (s), or None for both when it was
+    skipped (its speech was not found), the mean speech probability under it, and the offset
+    (s) of its stretch of the file (audio = rate x subtitle time + offset), which places a
+    skipped cue too."""
+
+    start: float | None
+    end: float | None
+    coverage: float
+    offset: float = 0.0
+
+
+@dataclass(frozen=True)
+class PatternFit:
+    """The cue pattern mapped onto the speech: the rate and global offset (audio = rate x
+    subtitle time + offset), each cue's placement, the cues where the offset changes (splits),
+    and how much better than chance the pattern fits (`confidence`, a z-score)."""
+
+    rate: float
+    offset: float
+    placements: tuple[Placement, ...]
+    splits: tuple[int, ...]
+    confidence: float
+
+    @property
+    def placed(self) -> int:
+        return sum(p.start is not None for p in self.placements)
+
+
+def _score(probs: np.ndarray) -> np.ndarray:
+    return probs.astype(np.float64) - THRESHOLD
+
+
+def _prefix(score: np.ndarray, pad: int) -> tuple[np.ndarray, int]:
+    """Prefix sums of the score padded with `pad` frames of non-speech on both sides (a cue
+    mapped outside the audio covers no speech); returns them and the index of frame 0."""
+    padded = np.concatenate([np.full(pad, -THRESHOLD), score, np.full(pad, -THRESHOLD)])
+    return np.concatenate([[0.0], np.cumsum(padded)]), pad
+
+
+def fit_global(spans: Sequence[tuple[float, float]], probs: np.ndarray,
+               rates: Sequence[float] = RATES) -> tuple[float, float, float, np.ndarray]:
+    """The best (rate, offset (s), score) for the cue spans (subtitle seconds) against the speech
+    probabilities on the GRID, and the score of every offset at that rate (for `confidence`)."""
+    score = _score(probs)
+    best = (1.0, 0.0, -np.inf, np.zeros(1))
+    for rate in rates:
+        last = max(e for _, e in spans) * rate
+        n_cue = int(np.ceil(last / GRID)) + 1
+        ind = np.zeros(n_cue)
+        for s, e in spans:
+            a, b = int(round(s * rate / GRID)), int(round(e * rate / GRID))
+            ind[max(0, a) : max(0, b)] = 1.0
+        # offsets o (frames) from -n_cue to len(score): correlate ind with the padded score
+        padded = np.concatenate([np.full(n_cue, -THRESHOLD), score, np.full(n_cue, -THRESHOLD)])
+        size = 1 << int(np.ceil(np.log2(len(padded) + n_cue)))
+        corr = np.fft.irfft(np.fft.rfft(padded, size) * np.conj(np.fft.rfft(ind, size)), size)
+        corr = corr[: len(score) + n_cue + 1]  # corr[k]: ind placed at padded index k
+        k = int(np.argmax(corr))
+        if corr[k] > best[2]:
+            best = (rate, (k - n_cue) * GRID, float(corr[k]), corr)
+    return best
+
+
+def place_cues(spans: Sequence[tuple[float, float]], probs: np.ndarray, rate: float,
+               offset: float) -> tuple[list[Placement], list[int]]:
+    """Each cue's placement and the splits (see the module docstring, steps 2 and 3)."""
+    n = len(spans)
+    score = _score(probs)
+    step = int(round(COARSE / GRID))
+    n_off = int(round(SPAN / COARSE))
+    offs = int(round(offset / GRID)) + step * np.arange(-n_off, n_off + 1)  # coarse offsets, frames
+    pad = int(max(abs(offs).max() + max(e for _, e in spans) * rate / GRID, 1)) + 2
+    W, zero = _prefix(score, pad)
+    a0 = np.array([int(round(s * rate / GRID)) for s, _ in spans])
+    b0 = np.maximum(a0 + 1, [int(round(e * rate / GRID)) for _, e in spans])
+    length = (b0 - a0) * GRID
+
+    def cover(i: int, o: np.ndarray) -> np.ndarray:
+        a = np.clip(zero + a0[i] + o, 0, len(W) - 1)
+        b = np.clip(zero + b0[i] + o, 0, len(W) - 1)
+        return (W[b] - W[a]) * GRID
+
+    # Coarse pass. D[o]: best total with the cues so far, the last one at offset offs[o]
+    # (placed or skipped). Keeping an offset costs nothing; jumping to another one costs
+    # SPLIT_COST and the cue jumped to may not start before the last placed cue ends. A jump may
+    # also give up the last m <= DROP cues of the path it leaves (they become skipped), so that
+    # the cues of a cut scene, which fit the speech after the cut at the old offset, do not
+    # block the jump back; those cues and the one kept before them must have stayed at the
+    # offset left (`run`: how many cues the path has kept its offset), which makes the cost of
+    # giving them up and the end of the kept cue exact.
+    S = len(offs)
+    D = np.zeros(S)
+    run = np.full(S, n + 1, dtype=np.int64)
+    came = np.zeros((n, S), dtype=np.int32)  # predecessor state
+    drop = np.zeros((n, S), dtype=np.int16)  # cues given up by the jump into this state
+    placed = np.zeros((n, S), dtype=bool)
+    gains: list[np.ndarray] = []  # per earlier cue: what skipping it would lose, per offset
+    tol = int(round(TOLERANCE / GRID))
+    base = offs[0]
+    for i in range(n):
+        c = cover(i, offs)
+        jump_val = np.full(S, -np.inf)
+        jump_arg = np.zeros(S, dtype=np.int64)
+        jump_drop = np.zeros(S, dtype=np.int16)
+        lost = np.zeros(S)
+        for m in range(0, min(DROP, i) + 1):
+            if m:
+                lost = lost + gains[i - m]
+            j = i - 1 - m  # the last cue kept on the path left
+            value = np.where(run >= m + 1, D - lost, -np.inf)
+            if j >= 0:
+                # offs[k] + b0[j] <= a0[i] + offs + tol, k on the arithmetic grid
+                k = np.floor((a0[i] + offs + tol - b0[j] - base) / step).astype(np.int64)
+            else:
+                k = np.full(S, S - 1)
+            ok = k >= 0
+            pm = np.maximum.accumulate(value)
+            pa = _running_argmax(value)
+            kk = np.clip(k, 0, S - 1)
+            cand = np.where(ok, pm[kk], -np.inf)
+            better = cand > jump_val
+            jump_val = np.where(better, cand, jump_val)
+            jump_arg = np.where(better, pa[kk], jump_arg)
+            jump_drop = np.where(better, m, jump_drop)
+        jump_val = jump_val - SPLIT_COST
+        use_jump = jump_val > D
+        place_val = np.where(use_jump, jump_val, D) + c
+        skip_val = D - SKIP_COST * length[i]
+        take = place_val > skip_val
+        placed[i] = take
+        came[i] = np.where(take & use_jump, jump_arg, np.arange(S))
+        drop[i] = np.where(take & use_jump, jump_drop, 0)
+        D = np.where(take, place_val, skip_val)
+        run = np.where(take & use_jump, 1, run[came[i]] + 1)
+        gains.append(np.maximum(c + SKIP_COST * length[i], 0.0))
+        if len(gains) > DROP:
+            gains[i - DROP] = None  # type: ignore[call-overload]  # no longer needed
+    # Backtrack the coarse path.
+    state = int(np.argmax(D))
+    cue_off = np.zeros(n, dtype=np.int64)
+    cue_placed = np.zeros(n, dtype=bool)
+    given_up = 0
+    for i in range(n - 1, -1, -1):
+        cue_off[i] = offs[state]
+        cue_placed[i] = placed[i, state] and given_up == 0
+        if given_up:
+            given_up -= 1
+        nxt = int(came[i, state])
+        if placed[i, state] and drop[i, state]:
+            given_up = int(drop[i, state])
+        state = nxt
+    splits = [i for i in range(1, n) if cue_placed[i] and cue_off[i] != cue_off[i - 1]]
+
+    # Fine pass over the placed cues: a local move d (frames) in [-R, R] for each.
+    R = int(round(LOCAL / GRID))
+    moves = np.arange(-R, R + 1)
+    idx = [i for i in range(n) if cue_placed[i]]
+    out = [Placement(None, None, 0.0, float(cue_off[i] * GRID)) for i in range(n)]
+    if not idx:
+        return out, splits
+    F = None
+    back = []
+    prev = None
+    for i in idx:
+        c = cover(i, cue_off[i] + moves)
+        if F is None:
+            F = c
+            back.append(np.zeros(len(moves), dtype=np.int64))
+        else:
+            gap = (a0[i] + cue_off[i]) - (b0[prev] + cue_off[prev]) + TOLERANCE / GRID
+            # allowed: d' <= d + gap  (this cue starts after the previous one ends)
+            trans = F[None, :] - SMOOTH * GRID * np.abs(moves[:, None] - moves[None, :])
+            trans = np.where(moves[None, :] <= moves[:, None] + gap, trans, -np.inf)
+            arg = np.argmax(trans, axis=1)
+            best = trans[np.arange(len(moves)), arg]
+            # if no earlier move fits (the previous cue would have to end later), keep the best
+            best = np.where(np.isfinite(best), best, F.max() - 10.0)
+            F = best + c
+            back.append(arg)
+        prev = i
+    k = int(np.argmax(F))
+    chosen = {}
+    for pos in range(len(idx) - 1, -1, -1):
+        chosen[idx[pos]] = moves[k]
+        k = int(back[pos][k])
+    for i in idx:
+        o = cue_off[i] + chosen[i]
+        a, b = a0[i] + o, b0[i] + o
+        cov = (W[zero + b] - W[zero + a]) / max(1, b - a) + THRESHOLD if 0 <= zero + a < len(W) and zero + b < len(W) else 0.0
+        out[i] = Placement(a * GRID, b * GRID, float(cov), float(o * GRID))
+    return out, splits
+
+
+def _running_argmax(x: np.ndarray) -> np.ndarray:
+    """For each position, the index of the maximum of x[:position + 1] (first on ties)."""
+    idx = np.arange(len(x))
+    best = np.maximum.accumulate(x)
+    is_new = x >= best
+    return np.maximum.accumulate(np.where(is_new, idx, 0))
+
+
+def fit_pattern(spans: Sequence[tuple[float, float]], probs: np.ndarray, *, seed: int = 0,
+                shuffles: int = 16) -> PatternFit:
+    """The whole fit (steps 1-3) of cue spans (subtitle seconds) to speech probabilities on the
+    GRID, with its confidence against shuffled patterns."""
+    rate, offset, best, _ = fit_global(spans, probs)
+    placements, splits = place_cues(spans, probs, rate, offset)
+    # Confidence: the same search for the cues with durations and gaps shuffled; the real
+    # pattern must beat those by many of their standard deviations.
+    rng = np.random.default_rng(seed)
+    durs = np.array([e - s for s, e in spans])
+    gaps = np.diff([s for s, _ in spans], prepend=spans[0][0]) - np.concatenate([[0.0], durs[:-1]])
+    null = []
+    for _ in range(shuffles):
+        d = rng.permutation(durs)
+        g = rng.permutation(np.maximum(gaps, 0.0))
+        starts = spans[0][0] + np.cumsum(np.concatenate([[0.0], d[:-1]]) + g)
+        shuffled = list(zip(starts, starts + d, strict=True))
+        null.append(fit_global(shuffled, probs, rates=(rate,))[2])
+    null_arr = np.array(null)
+    confidence = float((best - null_arr.mean()) / (null_arr.std() + 1e-9))
+    return PatternFit(rate, offset, tuple(placements), tuple(splits), confidence)
