@@ -419,12 +419,11 @@ def retime(
     fit = (fit_pattern([(max(0.0, orig[i][0]), max(0.0, orig[i][1])) for i in fitted],
                        activity.on_grid(GRID)) if len(fitted) >= 2 else None)
     speech_times: dict[int, tuple[float, float]] = {}
-    if fit is not None:
+    if fit is not None and fit.confidence >= MIN_PATTERN:  # a pattern that does not fit places nothing
         for i, pl in zip(fitted, fit.placements, strict=True):
             if pl.start is not None:
                 speech_times[i] = (pl.start, pl.end)  # type: ignore[assignment]
-        if fit.confidence >= MIN_PATTERN:
-            speech_times.update(_place_collapsed(collapsed, speech_times, activity, duration))
+        speech_times.update(_place_collapsed(collapsed, speech_times, activity, duration))
 
     # 2. Words where they match.
     word_hits: dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]] = {}

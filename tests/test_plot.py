@@ -127,6 +127,6 @@ def test_plot_of_a_sync_result(sonnet_clip, tmp_path):
     assert main(["sync", str(sonnet_clip["wav"]), str(subs), "-o", str(js), "-q"]) == 0
     d = plot_data(read_result(js), MediaInput(sonnet_clip["wav"], plot_range=(2, 9)))
     assert [w[0] for w in d.words][:3] == ["From", "fairest", "creatures"]
-    assert [c[0] for c in d.cues] == [1, 2] and {c[3] for c in d.cues} == {"aligned"}
+    assert [c[0] for c in d.cues] == [1, 2] and {c[3] for c in d.cues} == {"words"}
     assert main(["render", str(js), str(sonnet_clip["wav"]), "-o", str(png), "-q"]) == 0
     assert io.BytesIO(png.read_bytes()).read(4) == b"\x89PNG"

@@ -395,10 +395,12 @@ def test_sync_page_marks_interpolated_and_unspoken_cues(made, tab, tmp_path):
     assert all(s in ("aligned", "interpolated", "unspoken") for s in statuses)
     t = tab(made["sync_html"])
     assert as_numbers(page_words(t)) == as_numbers(json_words(doc))
+    methods = [c["method"] for c in doc["cues"]]  # how sync placed each cue (issue 13)
+    assert methods[2] == "nothing" and methods[4] == "interpolated"
     classes = t.js("() => Array.from(document.querySelectorAll('#transcript .cue'), e => e.className)")
-    assert "unspoken" in classes[2] and "interpolated" in classes[4]
-    assert sum("interpolated" in c or "unspoken" in c for c in classes) == \
-        sum(s != "aligned" for s in statuses)
+    assert "nothing" in classes[2] and "interpolated" in classes[4]
+    assert sum(any(m in c for m in ("interpolated", "nothing", "speech")) for c in classes) == \
+        sum(m != "words" for m in methods)
     # the downloaded SRT keeps the subtitles' markup, as 'subalign sync -o x.srt' would write it
     srt = download(t, "#dl-srt", tmp_path / "sync.srt")
     assert "<i>From fairest creatures</i> we desire increase," in srt
