@@ -16,19 +16,8 @@ to play and check it), `plot_alignment` (emissions, path and words as a PNG/SVG)
 
 __version__ = "0.1.0"
 
-from .align import forced_align, forced_align_backend, merge_tokens  # noqa: E402
-from .batch import BatchItem, ItemResult, run_batch  # noqa: E402
-from .cues import (  # noqa: E402
-    BBC,
-    NETFLIX,
-    PLAIN,
-    CueStyle,
-    CueStyleError,
-    Finding,
-    check_cues,
-    get_style,
-    group_cues,
-)
+# The names are imported when first used (PEP 562), so that `subalign --help` and the commands
+# that need little (sync --fast) do not pay for everything else at start-up.
 from .errors import (  # noqa: E402
     AlignmentError,
     MediaError,
@@ -37,14 +26,33 @@ from .errors import (  # noqa: E402
     SubalignError,
     TranscriptError,
 )
-from .formats import Subtitles, read_subtitles, write_output, write_subtitles  # noqa: E402
-from .formats.html import write_review  # noqa: E402
-from .formats.jsonfile import read_result  # noqa: E402
-from .formats.plot import plot_alignment  # noqa: E402
-from .media import load_audio  # noqa: E402
-from .pipeline import Alignment, align_media  # noqa: E402
-from .sync import SyncResult, sync_subtitles  # noqa: E402
 from .types import Cue, TokenSpan, WordSpan  # noqa: E402
+
+_LAZY = {
+    "forced_align": ".align", "forced_align_backend": ".align", "merge_tokens": ".align",
+    "BatchItem": ".batch", "ItemResult": ".batch", "run_batch": ".batch",
+    "BBC": ".cues", "NETFLIX": ".cues", "PLAIN": ".cues", "CueStyle": ".cues", "CueStyleError": ".cues",
+    "Finding": ".cues", "check_cues": ".cues", "get_style": ".cues", "group_cues": ".cues",
+    "Subtitles": ".formats", "read_subtitles": ".formats", "write_output": ".formats",
+    "write_subtitles": ".formats", "write_review": ".formats.html", "read_result": ".formats.jsonfile",
+    "plot_alignment": ".formats.plot", "load_audio": ".media", "Alignment": ".pipeline",
+    "align_media": ".pipeline", "SyncResult": ".sync", "sync_subtitles": ".sync",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "BBC",

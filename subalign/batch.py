@@ -395,7 +395,7 @@ def run_item(index: int, item: BatchItem, options: BatchOptions,
     common = {"worker": _worker_name()}
     shared = {"language": item.language or options.language, "audio_stream": options.audio_stream,
               "model": options.model, "device": options.device, "dtype": options.dtype,
-              "progress": progress}
+              "progress": progress, "jobs": 1}  # the batch's workers are the parallelism
     try:
         if item.transcript is not None:
             job = align_file(item.media, item.transcript, item.output, style=options.style,

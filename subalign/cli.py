@@ -36,10 +36,24 @@ def add_job_options(parser: argparse.ArgumentParser, text: str,
     parser.add_argument("--audio-stream", type=int, default=0, metavar="N",
                         help="which audio stream of MEDIA to use, counting from 0 (default 0)")
     add_model_options(parser)
+    if metavar == "OUT":  # a single job (a batch's --jobs counts files instead)
+        parser.add_argument("--jobs", "-j", type=_positive, default=None, metavar="N",
+                            help="worker processes for the model (emissions and tokens); default: the "
+                            "cores this process may use; the result does not depend on it")
     parser.add_argument("--language", default="en", metavar="LANG",
                         help=f"language of {text} (ISO 639 code), for its pronunciation and for "
                         "reading numbers and symbols (default en)")
     add_view_options(parser)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
 
 
 def add_view_options(parser: argparse.ArgumentParser) -> None:
@@ -227,7 +241,7 @@ def _cmd_align(args: argparse.Namespace, progress: bool) -> None:
     job = align_file(args.media, args.transcript, args.output, language=args.language,
                      audio_stream=args.audio_stream, progress=progress, style=style,
                      refine=not args.plain_boundaries, long=args.long, karaoke=args.karaoke,
-                     force=args.force, view=media_input(args), **model_kwargs(args))
+                     force=args.force, view=media_input(args), jobs=args.jobs, **model_kwargs(args))
     result = job.result
     for line in job.notes:
         print(f"subalign: note: {line}", file=sys.stderr)
@@ -281,7 +295,7 @@ def _cmd_sync(args: argparse.Namespace, progress: bool) -> None:
                     subtitle_stream=args.subtitle_stream, embed=args.embed, progress=progress,
                     warn=lambda line: print(f"subalign: warning: {line}", file=sys.stderr),
                     note=(lambda line: print(f"subalign: {line}", file=sys.stderr)) if progress else None,
-                    view=media_input(args), fast=args.fast, **model_kwargs(args))
+                    view=media_input(args), fast=args.fast, jobs=args.jobs, **model_kwargs(args))
     result = job.result
     if progress:
         methods = ", ".join(f"{n} by {m}" for m, n in result.meta()["methods"].items() if n)

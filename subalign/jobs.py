@@ -61,6 +61,7 @@ def align_file(
     karaoke: bool | None = None,
     force: bool = False,
     view: MediaInput | None = None,
+    jobs: int | None = None,
 ) -> JobOutcome:
     """`subalign align`: align the transcript file (``"-"`` for stdin; a subtitle file's cue text
     works too) to `media` and write `output` (its extension picks the format). A transcript that
@@ -78,7 +79,8 @@ def align_file(
                      "cues is the transcript (not its numbers and times); new cues are made to the style "
                      "— to keep its cues and only re-time them, use 'subalign sync'")
     result = align_media(media, text, language=language, audio_stream=audio_stream, progress=progress,
-                         style=style, refine=refine, long=long, model=model, device=device, dtype=dtype)
+                         style=style, refine=refine, long=long, model=model, device=device, dtype=dtype,
+                         jobs=jobs)
     warnings: list[str] = []
     if not result.trusted:
         heard = round(result.confidence * len(result.words))
@@ -115,6 +117,7 @@ def sync_file(
     note: Callable[[str], None] | None = None,
     view: MediaInput | None = None,
     fast: bool = False,
+    jobs: int | None = None,
 ) -> JobOutcome:
     """`subalign sync`: re-time the subtitle file (None: the media's own text subtitle track,
     `subtitle_stream` picks another) to `media` and write `output`; `embed` also writes a copy of
@@ -141,7 +144,8 @@ def sync_file(
             note(f"re-timing {track.describe()} of {media}")
     subs = replace(subs, fps=info.fps, language=language)
     result = sync_subtitles(media, subs, language=language, audio_stream=audio_stream,
-                            progress=progress, model=model, device=device, dtype=dtype, fast=fast)
+                            progress=progress, model=model, device=device, dtype=dtype, fast=fast,
+                            jobs=jobs)
     warnings = list(result.warnings)
     for line in warnings if warn is not None else ():
         warn(line)

@@ -88,6 +88,7 @@ def _timed(chunks: Iterator[np.ndarray], timings: dict[str, float]) -> Iterator[
 def stream_all_emissions(
     media: str, acoustic: EmissionModel, stream: int, expected_seconds: float | None,
     progress: Callable[[float], None] | None, timings: dict[str, float] | None = None,
+    emit: Callable[..., torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """(T, C) float16 emissions of the whole audio, computed block by block from a decode stream;
     the time spent decoding goes to ``timings["decode"]``."""
@@ -97,7 +98,8 @@ def stream_all_emissions(
     store: torch.Tensor | None = None
     n = 0
     with contextlib.closing(chunks):
-        for first, block in stream_emissions(acoustic, _timed(chunks, timings), BLOCK_SECONDS, progress=progress):
+        for first, block in stream_emissions(acoustic, _timed(chunks, timings), BLOCK_SECONDS, progress=progress,
+                                             emit=emit):
             if store is None:
                 guess = int((expected_seconds or 0) / acoustic.frame_seconds * 1.01) + block.shape[0] + 64
                 store = torch.empty((guess, block.shape[1]), dtype=torch.float16)
@@ -171,9 +173,10 @@ class _SpeakingRate:
 def align_long(
     media: str, words: Sequence[Word], word_tokens: Sequence[Sequence[int]], acoustic: EmissionModel,
     *, stream: int = 0, expected_seconds: float | None = None, refine: bool = True,
-    progress: Progress | None = None,
+    progress: Progress | None = None, emit: Callable[..., torch.Tensor] | None = None,
 ) -> LongResult:
-    """Align `words` (with their tokens) to the audio of `media` through the long-media chain."""
+    """Align `words` (with their tokens) to the audio of `media` through the long-media chain;
+    `emit` replaces `acoustic.emit` (worker processes: `models.workers.Emitter.emit`)."""
     timings: dict[str, float] = {}
     fps = 1.0 / acoustic.frame_seconds
     separator = acoustic.word_boundary
@@ -185,7 +188,7 @@ def align_long(
         if progress is not None and expected_seconds:
             progress("emissions", heard[0] / expected_seconds)
 
-    emissions = stream_all_emissions(str(media), acoustic, stream, expected_seconds, emitted, timings)
+    emissions = stream_all_emissions(str(media), acoustic, stream, expected_seconds, emitted, timings, emit)
     total = emissions.shape[0]
     duration = (total - 1) * acoustic.frame_seconds
     timings["emissions"] = time.perf_counter() - t0 - timings.get("decode", 0.0)

@@ -20,7 +20,8 @@ from .errors import TranscriptError
 from .formats import MediaInput, write_output
 from .formats.jsonfile import json_document
 from .media import MediaInfo, load_audio, probe
-from .models import DEFAULT_MODEL, EmissionModel, load_model, tokenize_words
+from .models import DEFAULT_MODEL, load_model, tokenize_words
+from .models.workers import Emitter
 from .progress import Progress, job_progress, stage_progress
 from .text import Word, split_words
 from .types import Cue, WordSpan
@@ -132,6 +133,7 @@ def align_media(
     style: CueStyle | str | None = None,
     refine: bool = True,
     long: bool | None = None,
+    jobs: int | None = None,
 ) -> Alignment:
     """Align `text` (a plain transcript) to the audio of `media` and group the words into cues
     that keep `style` (default Netflix; the media's frame rate is filled in), with a report of
@@ -147,6 +149,9 @@ def align_media(
     Media longer than `LONG_SECONDS` (10 minutes), or of unknown length, take the long-media
     chain (`subalign.longform`: streamed, bounded memory, words not in the audio reported as not
     found instead of being given times); `long` True or False forces one chain or the other.
+
+    `jobs` worker processes compute the emissions and tokenize a long text (default: the cores
+    this process may use; 1: all in this process); the result does not depend on it.
     """
     t0 = time.perf_counter()
     info = probe(media)
@@ -170,9 +175,10 @@ def align_media(
 
 
 def _align_whole(media: str | Path, info: MediaInfo, words: list[Word], word_tokens: list[list[int]],
-                 acoustic: EmissionModel, cue_style: CueStyle, audio_stream: int, refine: bool,
+                 emitter: Emitter, cue_style: CueStyle, audio_stream: int, refine: bool,
                  report: Progress | None, t0: float) -> Alignment:
     """`align_media` in one pass: the whole waveform and its emissions in memory."""
+    acoustic = emitter.model
     timings: dict[str, float] = {}
     separator = acoustic.word_boundary
     targets, _ = build_targets(word_tokens, separator)
@@ -187,7 +193,7 @@ def _align_whole(media: str | Path, info: MediaInfo, words: list[Word], word_tok
     duration = len(waveform) / acoustic.sample_rate
 
     t2 = time.perf_counter()
-    emissions = acoustic.emit(waveform, progress=stage_progress(report, "emissions", duration))
+    emissions = emitter.emit(waveform, progress=stage_progress(report, "emissions", duration))
     timings["emissions"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
@@ -211,14 +217,16 @@ def _align_whole(media: str | Path, info: MediaInfo, words: list[Word], word_tok
 
 
 def _align_long(media: str | Path, info: MediaInfo, words: list[Word], word_tokens: list[list[int]],
-                acoustic: EmissionModel, cue_style: CueStyle, audio_stream: int, refine: bool,
+                emitter: Emitter, cue_style: CueStyle, audio_stream: int, refine: bool,
                 report: Progress | None, t0: float) -> Alignment:
     """`align_media` for long media (`subalign.longform`), then cues as usual."""
     from .longform import align_long
 
+    acoustic = emitter.model
     timings: dict[str, float] = {"text": time.perf_counter() - t0}
     result = align_long(media, words, word_tokens, acoustic, stream=audio_stream,
-                        expected_seconds=info.duration, refine=refine, progress=report)
+                        expected_seconds=info.duration, refine=refine, progress=report,
+                        emit=emitter.emit)
     timings.update(result.timings)
     t3 = time.perf_counter()
     heard = [w for w in result.words if w.found]

@@ -54,6 +54,7 @@ from .formats.jsonfile import json_document
 from .media import load_audio
 from .models import DEFAULT_MODEL, EmissionModel, load_model, tokenize_words
 from .models.vad import SpeechActivity, speech_activity
+from .models.workers import Emitter
 from .progress import Progress, job_progress, stage_progress
 from .text import split_words, spoken_text
 from .types import Cue, WordSpan
@@ -76,7 +77,7 @@ MAX_STRETCH = 1.1
 #: Media at least this long (s) whose cue pattern fits get emissions only around the cues.
 ISLANDS_FROM = 120.0
 #: Audio (s) kept around each cue's predicted place for its emissions and its search.
-MARGIN = 1.0
+MARGIN = 0.6
 #: How far (s) beyond where the mapping puts it a cue the speech did not place is looked for.
 LOOK = 30.0
 #: A first word scoring below this is not trusted to start its cue.
@@ -235,7 +236,7 @@ def _sayable(subs: Subtitles) -> list[bool]:
 
 
 def _spoken_cues(subs: Subtitles, acoustic: EmissionModel, language: str,
-                 progress: Progress | None) -> list[_Cue]:
+                 progress: Progress | None, emitter: Emitter | None = None) -> list[_Cue]:
     """The cues that have something to say, with their words' tokens and target sequences."""
     said: list[tuple[int, list[str], list[str]]] = []  # (cue, texts, spoken forms)
     for i, cue in enumerate(subs.cues):
@@ -246,7 +247,8 @@ def _spoken_cues(subs: Subtitles, acoustic: EmissionModel, language: str,
             words = []
         said.append((i, [w.text for w in words], [w.spoken for w in words]))
     tokens = tokenize_words(acoustic, [f for _, _, forms in said for f in forms], language,
-                            progress=(lambda share: progress("phonemes", share)) if progress else None)
+                            progress=(lambda share: progress("phonemes", share)) if progress else None,
+                            tokenize=emitter.tokenize if emitter is not None else None)
     cues: list[_Cue] = []
     pos = 0
     for i, texts, forms in said:
@@ -357,6 +359,7 @@ def sync_subtitles(
     audio_stream: int = 0,
     progress: bool | Progress | None = False,
     fast: bool = False,
+    jobs: int | None = None,
     **options: float,
 ) -> SyncResult:
     """Re-time `subs` to the audio of `media`: every cue keeps its text and gets new times.
@@ -364,12 +367,16 @@ def sync_subtitles(
     `fast` uses the speech pattern only (no acoustic model: any language, a few seconds for a
     film). `model` is ``NAME[:ARG]`` (see `subalign models`), `device` and `dtype` go to models
     that run on torch; `progress` is a `subalign.progress.Progress` callback (or True for a bar
-    on a terminal); `options` are passed to `retime` (min_score, min_found, max_cells).
+    on a terminal); `jobs` worker processes compute the emissions and tokens (default: the cores
+    this process may use); `options` are passed to `retime` (min_score, min_found, max_cells).
     """
     with job_progress(progress, FAST_STAGES if fast else STAGES, "syncing") as report:
         t0 = time.perf_counter()
         acoustic = None if fast else load_model(model, device, dtype)
-        cues = None if acoustic is None else _spoken_cues(subs, acoustic, language, report)
+        emitter = None if acoustic is None else Emitter(acoustic, model, device, dtype, jobs)
+        if emitter is not None and emitter.jobs > 1 and len(subs.cues) >= 40:
+            emitter.start()  # the workers load the model meanwhile
+        cues = None if emitter is None else _spoken_cues(subs, acoustic, language, report, emitter)
         t1 = time.perf_counter()
         rate = 16_000 if acoustic is None else acoustic.sample_rate
         waveform = load_audio(media, sample_rate=rate, stream=audio_stream, progress=report)
@@ -377,7 +384,7 @@ def sync_subtitles(
             _check_fits(cues or [], len(waveform) / rate, acoustic.frame_seconds)
         t2 = time.perf_counter()
         result = retime(subs, waveform, None, acoustic, language=language, cues=cues,
-                        progress=report, sample_rate=rate, **options)
+                        progress=report, sample_rate=rate, emitter=emitter, **options)
     result.timings.update(text=t1 - t0, decode=t2 - t1, total=time.perf_counter() - t0)
     return result
 
@@ -395,10 +402,12 @@ def retime(
     min_score: float = MIN_SCORE,
     min_found: float = MIN_FOUND,
     max_cells: int | None = None,
+    emitter: Emitter | None = None,
 ) -> SyncResult:
     """Re-time `subs` given the audio (`waveform` at the model's rate, or 16 kHz without a
     model). `emissions` (T, C) of the whole audio may be given; without them they are computed
-    where needed. Without `acoustic`, only the speech pattern is used (the fast mode)."""
+    where needed (by `emitter`'s workers when given). Without `acoustic`, only the speech
+    pattern is used (the fast mode)."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     sr = sample_rate or (acoustic.sample_rate if acoustic is not None else 16_000)
@@ -435,8 +444,8 @@ def retime(
         if cues:
             trusted_pattern = fit is not None and fit.confidence >= MIN_PATTERN
             predicted = _predicted(orig, said, fitted, fit, speech_times, duration) if trusted_pattern else {}
-            word_hits = _words(cues, waveform, sr, emissions, acoustic, predicted, duration,
-                               min_score, max_cells, progress, timings)
+            word_hits = _words(cues, waveform, sr, emissions, emitter or Emitter(acoustic, "", jobs=1),
+                               predicted, duration, min_score, max_cells, progress, timings)
     timings["words"] = time.perf_counter() - t1
 
     # 3. Times and methods, in file order, never overlapping.
@@ -529,12 +538,13 @@ def _predicted(orig: list[tuple[float, float]], said: list[int], fitted: list[in
 
 
 def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Tensor | None,
-           acoustic: EmissionModel, predicted: dict[int, tuple[float, float, bool]], duration: float,
+           emitter: Emitter, predicted: dict[int, tuple[float, float, bool]], duration: float,
            min_score: float, max_cells: int | None, progress: Progress | None,
            timings: dict[str, float]) -> dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]]:
     """Cues found by their words: (start, end, words, score, CTC start of the first word) by cue
     index. With `predicted` places (the speech pattern fits), each cue is looked for there, and
     on long media only the audio around those places gets emissions."""
+    acoustic = emitter.model
     fs = acoustic.frame_seconds
     hop = int(round(fs * sr))
     total = len(waveform) // hop + 1
@@ -547,21 +557,20 @@ def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Ten
         islands = [(0, total)]
     report = stage_progress(progress, "emissions", sum(b - a for a, b in islands) * fs)
     pieces_out: dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]] = {}
-    emit_time = 0.0
-    for lo, hi in islands:
-        members = [c for c in cues if lo * fs <= sum(predicted[c.index][:2]) / 2 < hi * fs] \
-            if use_islands else cues
-        if not members:
-            continue
-        te = time.perf_counter()
-        if emissions is not None:
-            part = emissions[lo:hi]
-        elif (lo, hi) == (0, total):
-            part = acoustic.emit(waveform, progress=report)
-        else:
-            part = acoustic.emit(waveform[lo * hop : min(len(waveform), hi * hop)], progress=report)
-            part = part[: hi - lo]
-        emit_time += time.perf_counter() - te
+    groups = [(lo, hi, [c for c in cues if lo * fs <= sum(predicted[c.index][:2]) / 2 < hi * fs]
+               if use_islands else cues) for lo, hi in islands]
+    groups = [(lo, hi, members) for lo, hi, members in groups if members]
+    te = time.perf_counter()
+    if emissions is not None:
+        parts = [emissions[lo:hi] for lo, hi, _ in groups]
+    elif groups == [(0, total, cues)]:
+        parts = [emitter.emit(waveform, progress=report)]
+    else:  # all the islands' windows to the workers at once
+        parts = emitter.emit_many([waveform[lo * hop : min(len(waveform), hi * hop)] for lo, hi, _ in groups],
+                                  progress=report)
+        parts = [p[: hi - lo] for p, (lo, hi, _) in zip(parts, groups, strict=True)]
+    timings["emissions"] = time.perf_counter() - te
+    for part, (lo, hi, members) in zip(parts, groups, strict=True):
         aligner = ChunkAligner(part, acoustic.blank, acoustic.word_boundary)
         frames = int(part.shape[0])
         if trusted_pattern:
@@ -576,7 +585,6 @@ def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Ten
         pieces_out.update(_refined(members, hits, part, waveform, lo, hop, acoustic))
         if progress is not None:
             progress("alignment", min(1.0, hi / max(1, total)))
-    timings["emissions"] = emit_time
     timings["emitted_seconds"] = sum(b - a for a, b in islands) * fs
     return pieces_out
 

@@ -32,11 +32,11 @@ FRACTION = 0.4
 
 def energy_db(waveform: np.ndarray) -> np.ndarray:
     """Energy (dB) of each 5 ms frame of 16 kHz audio, over a 10 ms window."""
-    x = np.asarray(waveform, dtype=np.float64)
+    x = np.asarray(waveform, dtype=np.float32)
     n = len(x) // ENERGY_HOP
     if n == 0:
         return np.zeros(0)
-    power = np.square(x[: n * ENERGY_HOP]).reshape(n, ENERGY_HOP).mean(axis=1)
+    power = np.square(x[: n * ENERGY_HOP]).reshape(n, ENERGY_HOP).mean(axis=1, dtype=np.float64)
     power = (power + np.concatenate([power[1:], power[-1:]])) / 2
     return 10 * np.log10(power + 1e-12)
 

@@ -163,47 +163,39 @@ def place_cues(spans: Sequence[tuple[float, float]], probs: np.ndarray, rate: fl
     came = np.zeros((n, S), dtype=np.int32)  # predecessor state
     drop = np.zeros((n, S), dtype=np.int16)  # cues given up by the jump into this state
     placed = np.zeros((n, S), dtype=bool)
-    gains: list[np.ndarray] = []  # per earlier cue: what skipping it would lose, per offset
+    # What giving up each of the last DROP cues would lose, per offset (row 0: the cue before).
+    gains = np.zeros((DROP, S))
     tol = int(round(TOLERANCE / GRID))
     base = offs[0]
+    cols = np.arange(S)
     for i in range(n):
         c = cover(i, offs)
-        jump_val = np.full(S, -np.inf)
-        jump_arg = np.zeros(S, dtype=np.int64)
-        jump_drop = np.zeros(S, dtype=np.int16)
-        lost = np.zeros(S)
-        for m in range(0, min(DROP, i) + 1):
-            if m:
-                lost = lost + gains[i - m]
-            j = i - 1 - m  # the last cue kept on the path left
-            value = np.where(run >= m + 1, D - lost, -np.inf)
-            if j >= 0:
-                # offs[k] + b0[j] <= a0[i] + offs + tol, k on the arithmetic grid
-                k = np.floor((a0[i] + offs + tol - b0[j] - base) / step).astype(np.int64)
-            else:
-                k = np.full(S, S - 1)
-            ok = k >= 0
-            pm = np.maximum.accumulate(value)
-            pa = _running_argmax(value)
-            kk = np.clip(k, 0, S - 1)
-            cand = np.where(ok, pm[kk], -np.inf)
-            better = cand > jump_val
-            jump_val = np.where(better, cand, jump_val)
-            jump_arg = np.where(better, pa[kk], jump_arg)
-            jump_drop = np.where(better, m, jump_drop)
-        jump_val = jump_val - SPLIT_COST
+        M = min(DROP, i) + 1
+        ms = np.arange(M)
+        lost = np.vstack([np.zeros((1, S)), np.cumsum(gains[: M - 1], axis=0)])
+        value = np.where(run[None, :] >= ms[:, None] + 1, D[None, :] - lost, -np.inf)
+        pm = np.maximum.accumulate(value, axis=1)
+        pa = np.maximum.accumulate(np.where(value >= pm, cols[None, :], 0), axis=1)
+        j = i - 1 - ms  # the last cue kept on the path left, for each m
+        # offs[k] + b0[j] <= a0[i] + offs + tol, k on the arithmetic grid
+        ends = np.where(j >= 0, b0[np.maximum(j, 0)], -(10**12))
+        k = np.floor((a0[i] + offs[None, :] + tol - ends[:, None] - base) / step).astype(np.int64)
+        kk = np.clip(k, 0, S - 1)
+        cand = np.where(k >= 0, np.take_along_axis(pm, kk, axis=1), -np.inf)
+        best_m = np.argmax(cand, axis=0)
+        jump_val = cand[best_m, cols] - SPLIT_COST
+        jump_arg = pa[best_m, kk[best_m, cols]]
         use_jump = jump_val > D
         place_val = np.where(use_jump, jump_val, D) + c
         skip_val = D - SKIP_COST * length[i]
         take = place_val > skip_val
         placed[i] = take
-        came[i] = np.where(take & use_jump, jump_arg, np.arange(S))
-        drop[i] = np.where(take & use_jump, jump_drop, 0)
+        came[i] = np.where(take & use_jump, jump_arg, cols)
+        drop[i] = np.where(take & use_jump, best_m, 0)
         D = np.where(take, place_val, skip_val)
         run = np.where(take & use_jump, 1, run[came[i]] + 1)
-        gains.append(np.maximum(c + SKIP_COST * length[i], 0.0))
-        if len(gains) > DROP:
-            gains[i - DROP] = None  # type: ignore[call-overload]  # no longer needed
+        gains = np.roll(gains, 1, axis=0)
+        gains[0] = np.maximum(c + SKIP_COST * length[i], 0.0)
     # Backtrack the coarse path.
     state = int(np.argmax(D))
     cue_off = np.zeros(n, dtype=np.int64)
@@ -258,14 +250,6 @@ def place_cues(spans: Sequence[tuple[float, float]], probs: np.ndarray, rate: fl
         cov = (W[zero + b] - W[zero + a]) / max(1, b - a) + THRESHOLD if 0 <= zero + a < len(W) and zero + b < len(W) else 0.0
         out[i] = Placement(a * GRID, b * GRID, float(cov), float(o * GRID))
     return out, splits
-
-
-def _running_argmax(x: np.ndarray) -> np.ndarray:
-    """For each position, the index of the maximum of x[:position + 1] (first on ties)."""
-    idx = np.arange(len(x))
-    best = np.maximum.accumulate(x)
-    is_new = x >= best
-    return np.maximum.accumulate(np.where(is_new, idx, 0))
 
 
 def fit_pattern(spans: Sequence[tuple[float, float]], probs: np.ndarray, *, seed: int = 0,

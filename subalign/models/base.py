@@ -54,10 +54,23 @@ class EmissionModel:
         waveform at `sample_rate`; `progress` gets seconds of audio as they are done."""
         raise NotImplementedError
 
+    def window_plan(self, num_samples: int) -> list[Window] | None:
+        """The independent model calls `emit` makes for `num_samples` samples (`plan_windows`),
+        for models that run in windows; None (the default) for a model that runs in one go.
+        With a plan, `emit_window` computes one window and the windows can go to worker
+        processes (`models.workers`), giving the same frames as `emit`."""
+        return None
+
+    def emit_window(self, samples: np.ndarray) -> np.ndarray:
+        """The model's (frames, C) log-probabilities for one window of `window_plan`."""
+        raise NotImplementedError
+
 
 #: What every model must have (the rest has defaults in `EmissionModel`).
 REQUIRED = ("sample_rate", "frame_seconds", "vocabulary", "blank", "tokenize", "emit")
 _OPTIONAL = ("name", "word_boundary", "device", "boundary_weights", "languages", "license")
+# (a plugin's window_plan / emit_window are reached through _PluginModel.__getattr__ only when it
+# derives from EmissionModel; others run in one process)
 
 
 class _PluginModel(EmissionModel):
@@ -106,15 +119,18 @@ def accepts(func: Callable, param: str) -> bool:
 
 
 def tokenize_words(model: EmissionModel, spoken: Sequence[str], language: str | None = None,
-                   progress: Callable[[float], None] | None = None) -> list[list[int]]:
+                   progress: Callable[[float], None] | None = None, tokenize: Callable | None = None,
+                   ) -> list[list[int]]:
     """Token ids for each spoken form, the one way every job tokenizes its text: each distinct
-    form is tokenized once, in batches (`progress` gets the share done)."""
+    form is tokenized once, in batches (`progress` gets the share done); `tokenize` replaces
+    `model.tokenize` (e.g. `models.workers.Emitter.tokenize`, which splits it across workers)."""
     distinct = list(dict.fromkeys(spoken))
     ids: dict[str, list[int]] = {}
-    step = 256
+    run = tokenize or model.tokenize
+    step = max(256, len(distinct) // 2 + 1) if tokenize is not None else 256
     for k in range(0, len(distinct), step):
         batch = distinct[k : k + step]
-        for form, toks in zip(batch, model.tokenize(batch, language), strict=True):
+        for form, toks in zip(batch, run(batch, language), strict=True):
             ids[form] = list(toks)
         if progress is not None:
             progress(min(1.0, (k + step) / len(distinct)))
@@ -210,6 +226,7 @@ def stream_emissions(
     block_seconds: float = 300.0,
     context_seconds: float = 6.0,
     progress: Callable[[float], None] | None = None,
+    emit: Callable[..., torch.Tensor] | None = None,
 ) -> Iterator[tuple[int, torch.Tensor]]:
     """Emissions of a stream of audio chunks (float32 mono at the model's rate), block by block.
 
@@ -218,6 +235,7 @@ def stream_emissions(
     gives what `model.emit` would give for the whole waveform (up to where the model's own windows
     fall). Each block is one `model.emit` call on `block_seconds` of audio plus `context_seconds`
     on each side, of which only the core frames are kept; at most one block of audio is held.
+    `emit` replaces `model.emit` (e.g. `models.workers.Emitter.emit`, which uses worker processes).
     `progress` gets seconds of audio as they are done.
     """
     rate = int(model.sample_rate)
@@ -235,7 +253,7 @@ def stream_emissions(
         seg = buf[start - buf_start : None if stop is None else stop - buf_start]
         core = (keep_stop - keep) if keep_stop is not None else max(1, len(seg) // hop - (keep * hop - start) // hop)
         share = core * hop / max(1, len(seg))
-        out = model.emit(seg, progress=(lambda s: progress(s * share)) if progress else None)
+        out = (emit or model.emit)(seg, progress=(lambda s: progress(s * share)) if progress else None)
         out = out.detach().to("cpu", torch.float32)
         first = start // hop
         hi = out.shape[0] if keep_stop is None else keep_stop - first

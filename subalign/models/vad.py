@@ -100,10 +100,17 @@ def speech_activity(waveform: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Spe
         batch[: e - a, i, :] = wav[a * HOP : e * HOP].reshape(e - a, HOP)
     steps = torch.from_numpy(batch)
     out = np.empty((length, len(rows)), dtype=np.float32)
-    with _lock, torch.inference_mode():
-        model.reset_states()  # type: ignore[attr-defined]
-        for k in range(length):
-            out[k] = model(steps[k], SAMPLE_RATE).reshape(-1).numpy()  # type: ignore[operator]
+    threads = torch.get_num_threads()
+    try:
+        # One thread: each step is small, and torch's threads waiting on each other make it up
+        # to 40 times slower as soon as another process wants the same cores (measured).
+        torch.set_num_threads(1)
+        with _lock, torch.inference_mode():
+            model.reset_states()  # type: ignore[attr-defined]
+            for k in range(length):
+                out[k] = model(steps[k], SAMPLE_RATE).reshape(-1).numpy()  # type: ignore[operator]
+    finally:
+        torch.set_num_threads(threads)
     probs = np.empty(n, dtype=np.float32)
     for i, (a, s, e) in enumerate(rows):
         probs[s:e] = out[s - a : e - a, i]
