@@ -13,17 +13,19 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cues import CueStyle
 from .errors import SubalignError
 from .formats import MediaInput, check_output_path, read_subtitles, read_transcript
 from .media import probe
 from .models import DEFAULT_MODEL
-from .pipeline import MIN_WORD_SCORE, Alignment, align_media
 from .progress import Progress
 from .sync import SyncResult, sync_subtitles
 from .tracks import embed_track, read_subtitle_track
+
+if TYPE_CHECKING:  # the align chain imports torch; `sync --fast` does without it
+    from .pipeline import Alignment
 
 __all__ = ["JobOutcome", "align_file", "not_found_message", "sync_file", "untrusted_message"]
 
@@ -68,6 +70,8 @@ def align_file(
     does not belong to the audio (too few words heard) is refused (SubalignError) unless `force`;
     a warning names the words not found. `view`: how the review page or the plot (.html, .png,
     .svg) shows the media (default: the media as it is, with these model options)."""
+    from .pipeline import MIN_WORD_SCORE, align_media
+
     _check_stream(audio_stream)
     inputs = [media] + ([transcript] if str(transcript) != "-" else [])
     view = view or _view(media, model, language, device, dtype, audio_stream)

@@ -158,18 +158,22 @@ def align_media(
     cue_style = cue_style_for(style, info.fps)
     words = split_words(text, language=language)
     acoustic = load_model(model, device, dtype)
+    emitter = Emitter(acoustic, model, device, dtype, jobs)
+    if emitter.parallel(info.duration or float("inf")):
+        emitter.start()  # the workers load the model meanwhile
     if long is None:
         long = info.duration is None or info.duration > LONG_SECONDS
     with job_progress(progress, LONG_STAGES if long else STAGES, "aligning") as report:
         word_tokens = tokenize_words(acoustic, [w.spoken for w in words], language,
-                                     progress=(lambda s: report("phonemes", s)) if report else None)
+                                     progress=(lambda s: report("phonemes", s)) if report else None,
+                                     tokenize=emitter.tokenize)
         if not any(word_tokens):
             raise TranscriptError("none of the transcript's words could be turned into sounds to align")
         if long:
-            result = _align_long(media, info, words, word_tokens, acoustic, cue_style, audio_stream,
+            result = _align_long(media, info, words, word_tokens, emitter, cue_style, audio_stream,
                                  refine, report, t0)
         else:
-            result = _align_whole(media, info, words, word_tokens, acoustic, cue_style, audio_stream,
+            result = _align_whole(media, info, words, word_tokens, emitter, cue_style, audio_stream,
                                   refine, report, t0)
     return replace(result, language=language)
 

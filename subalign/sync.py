@@ -36,28 +36,34 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from .align import forced_align_backend
-from .align.anchoring import MIN_SCORE, anchor_units
-from .align.chunks import ChunkAligner, Found, Unit
+# The speech pattern needs no torch; the words do (imported where the words are aligned), so
+# `sync --fast` starts without importing torch.
 from .align.onsets import energy_db, refine_end, refine_start
-from .align.pieces import AudioWindow, SentenceUnit, align_pieces, plan_pieces
-from .align.refine import refinable
 from .align.timeline import GRID, PatternFit, fit_pattern
-from .align.words import build_targets, min_frames
 from .errors import TranscriptError
 from .formats import MediaInput, Subtitles, subtitle_format_for, write_output, write_subtitles
 from .formats.jsonfile import json_document
 from .media import load_audio
-from .models import DEFAULT_MODEL, EmissionModel, load_model, tokenize_words
+from .models import DEFAULT_MODEL
 from .models.vad import SpeechActivity, speech_activity
-from .models.workers import Emitter
 from .progress import Progress, job_progress, stage_progress
 from .text import split_words, spoken_text
 from .types import Cue, WordSpan
+
+if TYPE_CHECKING:
+    import torch
+
+    from .align.chunks import Found, Unit
+    from .models import EmissionModel
+    from .models.workers import Emitter
+
+#: A cue is found when the mean probability of its tokens on the best path reaches this (the
+#: anchoring engine's own default, `align.anchoring.MIN_SCORE`).
+MIN_SCORE = 0.25
 
 __all__ = ["METHODS", "CueTiming", "SyncResult", "retime", "sync_subtitles"]
 
@@ -223,9 +229,15 @@ class SyncResult:
 
 
 @dataclass
-class _Cue(Unit):
-    """A cue with words to align, and its times in the subtitles being re-timed."""
+class _Cue:
+    """A cue with words to align (an `align.chunks.Unit`: index, texts, tokens per word, the
+    flat targets and each word's share of them), and its times in the subtitles."""
 
+    index: int
+    texts: list[str]
+    word_tokens: list[list[int]]
+    targets: list[int]
+    counts: list[int]
     orig_start: float = 0.0
     orig_end: float = 0.0
 
@@ -238,6 +250,9 @@ def _sayable(subs: Subtitles) -> list[bool]:
 def _spoken_cues(subs: Subtitles, acoustic: EmissionModel, language: str,
                  progress: Progress | None, emitter: Emitter | None = None) -> list[_Cue]:
     """The cues that have something to say, with their words' tokens and target sequences."""
+    from .align.words import build_targets
+    from .models import tokenize_words
+
     said: list[tuple[int, list[str], list[str]]] = []  # (cue, texts, spoken forms)
     for i, cue in enumerate(subs.cues):
         text = spoken_text(cue.text)
@@ -265,6 +280,8 @@ def _spoken_cues(subs: Subtitles, acoustic: EmissionModel, language: str,
 
 def _check_fits(cues: Sequence[_Cue], duration: float, frame_seconds: float) -> None:
     """Refuse subtitles with more words than the whole audio could hold (wrong file)."""
+    from .align.words import min_frames
+
     need = sum(min_frames(c.targets) for c in cues) * frame_seconds
     if need > duration:
         raise TranscriptError(
@@ -290,6 +307,8 @@ class _OldTimes:
         self.anchor: tuple[float, int] | None = None  # (old end, frame) of the last found cue
 
     def window(self, cues: Sequence[Unit], i: int, j: int) -> tuple[int, int]:
+        from .align.words import min_frames
+
         end_orig = max(c.orig_end for c in cues[i:j])  # type: ignore[attr-defined]
         if self.anchor is None:
             hi = (max(end_orig, 0.0) * MAX_STRETCH + MAX_OFFSET + LOOKAHEAD) * self.fps
@@ -323,6 +342,8 @@ class _Predicted:
         self.ws = 0
 
     def window(self, cues: Sequence[Unit], i: int, j: int) -> tuple[int, int]:
+        from .align.words import min_frames
+
         lo = min(self.spans[c.index][0] for c in cues[i:j]) - self.margin
         hi = max(self.spans[c.index][1] for c in cues[i:j]) + self.margin
         need = sum(min_frames(c.targets) + 1 for c in cues[i:j]) + 1
@@ -372,8 +393,13 @@ def sync_subtitles(
     """
     with job_progress(progress, FAST_STAGES if fast else STAGES, "syncing") as report:
         t0 = time.perf_counter()
-        acoustic = None if fast else load_model(model, device, dtype)
-        emitter = None if acoustic is None else Emitter(acoustic, model, device, dtype, jobs)
+        acoustic = emitter = None
+        if not fast:
+            from .models import load_model
+            from .models.workers import Emitter
+
+            acoustic = load_model(model, device, dtype)
+            emitter = Emitter(acoustic, model, device, dtype, jobs)
         if emitter is not None and emitter.jobs > 1 and len(subs.cues) >= 40:
             emitter.start()  # the workers load the model meanwhile
         cues = None if emitter is None else _spoken_cues(subs, acoustic, language, report, emitter)
@@ -438,6 +464,8 @@ def retime(
     word_hits: dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]] = {}
     t1 = time.perf_counter()
     if acoustic is not None:
+        from .models.workers import Emitter
+
         if cues is None:
             cues = _spoken_cues(subs, acoustic, language, None)
         _check_fits(cues, duration, acoustic.frame_seconds)
@@ -461,7 +489,7 @@ def retime(
         found=len(word_hits),
         duration=duration,
         model=acoustic.name if acoustic is not None else "speech (silero-vad)",
-        backend=forced_align_backend() if acoustic is not None else "-",
+        backend=_backend() if acoustic is not None else "-",
         warnings=tuple(_warnings(subs, out)),
         timings=timings,
         min_found=min_found,
@@ -471,6 +499,12 @@ def retime(
         splits=tuple(fitted[k] for k in fit.splits) if fit is not None else (),
         mode="words" if acoustic is not None else "fast",
     )
+
+
+def _backend() -> str:
+    from .align import forced_align_backend
+
+    return forced_align_backend()
 
 
 def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
@@ -544,6 +578,9 @@ def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Ten
     """Cues found by their words: (start, end, words, score, CTC start of the first word) by cue
     index. With `predicted` places (the speech pattern fits), each cue is looked for there, and
     on long media only the audio around those places gets emissions."""
+    from .align.anchoring import anchor_units
+    from .align.chunks import ChunkAligner
+
     acoustic = emitter.model
     fs = acoustic.frame_seconds
     hop = int(round(fs * sr))
@@ -552,7 +589,7 @@ def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Ten
     use_islands = trusted_pattern and duration >= ISLANDS_FROM and emissions is None
     if use_islands:
         islands = _islands([(predicted[c.index][0] - MARGIN, predicted[c.index][1] + MARGIN)
-                            for c in cues], fs, total)
+                            for c in cues], fs, total, emitter.window_seconds() or 120.0)
     else:
         islands = [(0, total)]
     report = stage_progress(progress, "emissions", sum(b - a for a, b in islands) * fs)
@@ -589,11 +626,14 @@ def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Ten
     return pieces_out
 
 
-def _islands(spans: list[tuple[float, float]], fs: float, total: int) -> list[tuple[int, int]]:
-    """Merged frame ranges covering the spans (seconds), at most about two minutes each."""
+def _islands(spans: list[tuple[float, float]], fs: float, total: int,
+             longest_seconds: float = 120.0) -> list[tuple[int, int]]:
+    """Frame ranges covering the spans (seconds): overlapping spans merged while the range
+    stays within `longest_seconds` (the model's own window, so that each range is one model
+    call and no audio is computed twice for context)."""
     ranges = sorted((max(0, int(s / fs)), min(total, int(np.ceil(e / fs)) + 1)) for s, e in spans)
     out: list[tuple[int, int]] = []
-    longest = int(120.0 / fs)
+    longest = int(longest_seconds / fs)
     for a, b in ranges:
         if b <= a:
             continue
@@ -608,6 +648,9 @@ def _refined(members: list[_Cue], hits: dict[int, Found], part: torch.Tensor, wa
              lo: int, hop: int, acoustic: EmissionModel) -> dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]]:
     """The found cues' words aligned again as short files with the boundary refinement (as
     `subalign align` times words): (start, end, words, score) by cue index, in seconds."""
+    from .align.pieces import AudioWindow, SentenceUnit, align_pieces, plan_pieces
+    from .align.refine import refinable
+
     fs = acoustic.frame_seconds
     units: list[SentenceUnit] = []
     by_unit: dict[int, _Cue] = {}

@@ -325,3 +325,128 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, subs_text, outpu
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert src.read_text() == subs_text
+
+
+# --------------------------------------------------------------------------------------------
+# Film-like audio: music, room tone, digital silence; the speech pattern and the words
+
+
+def _music(seconds: float, seed: int = 0) -> np.ndarray:
+    """A little synthesized music: a chord per half second (three detuned partials each) and a
+    noise hit on every beat, unit RMS."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    out = np.zeros_like(t)
+    beat = int(0.5 * SR)
+    for k, start in enumerate(range(0, len(t), beat)):
+        root = 110 * 2 ** (rng.integers(0, 12) / 12)
+        seg = slice(start, start + beat)
+        for ratio in (1, 1.25, 1.5):
+            out[seg] += np.sin(2 * np.pi * root * ratio * t[seg]) * np.exp(-(t[seg] - t[start]) * 3)
+        hit = min(beat // 4, len(t) - start)
+        out[start : start + hit] += rng.standard_normal(hit) * np.exp(-np.arange(hit) / (0.03 * SR))
+    return (out / np.sqrt(np.mean(out**2))).astype(np.float32)
+
+
+@dataclass
+class Film:
+    wav: Path
+    waveform: np.ndarray
+    cues: list[tuple[str, float, float]]  # text, true start, true end
+    joined: int  # the first `joined` cues are recordings joined with digital silence
+
+
+@pytest.fixture(scope="module")
+def film(timit, tmp_path_factory) -> Film:
+    """About 80 s: six recordings joined with digital silence (each keeps its own room tone),
+    then a music-only stretch, then ten utterances with a music bed 15 dB under the speech and
+    room tone in the pauses; one cue per utterance, true times from the human labels."""
+    rng = random.Random(3)
+    parts, cues, t = [np.zeros(int(0.8 * SR), dtype=np.float32)], [], 0.8
+    chosen = [u for u in _timit_utterances(timit) if u[0] in ("dr4-maeb0", "dr5-ftlg0", "dr6-mbma1")]
+    for k, (_, wav, prompt, first, last) in enumerate(chosen[:16]):
+        audio = load_audio(wav, sample_rate=SR)
+        if k == 6:
+            parts.append(np.zeros(int(8 * SR), dtype=np.float32))  # music only, mixed below
+            t += 8.0
+        cues.append((prompt, t + first, t + last))
+        parts.append(audio)
+        t += len(audio) / SR
+        gap = rng.uniform(0.4, 1.8)
+        parts.append(np.zeros(int(gap * SR), dtype=np.float32))
+        t += int(gap * SR) / SR
+    waveform = np.concatenate(parts)
+    speech_level = np.sqrt(np.mean(np.concatenate([load_audio(u[1], sample_rate=SR) for u in chosen[6:16]]) ** 2))
+    bed_from = int((cues[6][1] - 8.5) * SR)
+    music = _music(len(waveform) / SR - bed_from / SR + 1, seed=4)[: len(waveform) - bed_from]
+    bed = music * speech_level * 10 ** (-15 / 20)
+    only = slice(0, int(8 * SR))
+    bed[only] = music[only] * speech_level  # the music-only stretch, as loud as the dialogue
+    room = (np.random.default_rng(5).standard_normal(len(bed)) * 3e-4).astype(np.float32)
+    waveform[bed_from:] += bed + room
+    path = tmp_path_factory.mktemp("film") / "film.wav"
+    write_wav(path, waveform)
+    return Film(path, load_audio(path, sample_rate=SR), cues, 6)
+
+
+@pytest.fixture(scope="module")
+def film_emissions(film):
+    return get_model("hama").emit(film.waveform)
+
+
+def _film_subs(film: Film, text=lambda k, t: t, change=lambda a, k: a) -> object:
+    return parse_subtitles(_srt([(text(k, t), change(a, k), change(b, k)) for k, (t, a, b) in enumerate(film.cues)]),
+                           name="film.srt")
+
+
+def test_fast_mode_syncs_text_in_any_language_by_its_speech(film):
+    """No model, no words: German text, 12 s late and timed for 23.976 fps; the cue pattern
+    places every cue on its speech."""
+    german = ("Der alte Mann ging langsam über die Brücke und sah auf das Wasser hinunter "
+              "während die Sonne hinter den Hügeln unterging").split()
+    subs = _film_subs(film, text=lambda k, t: " ".join(german[k % 7 : k % 7 + max(3, len(t.split()) - 2)]),
+                      change=lambda a, k: a * 23.976 / 25 + 12.0)
+    result = retime(subs, film.waveform, None, None)
+    assert result.mode == "fast" and result.trusted and result.found == 0
+    assert {t.method for t in result.cues} == {"speech"}
+    assert result.rate == pytest.approx(25 / 23.976, rel=2e-3)
+    errors = [abs(t.start - a) for t, (_, a, _) in zip(result.cues, film.cues, strict=True)]
+    assert statistics.median(errors) <= 0.06 and max(errors) <= 0.3, errors
+
+
+def test_onsets_hold_for_digital_silence_room_tone_and_music(film, film_emissions):
+    """Cue starts land on the speech, not on the room tone that opens each recording (digital
+    silence between them) and not in the music bed: no bias either way."""
+    subs = _film_subs(film, change=lambda a, k: a + 3.0)
+    result = retime(subs, film.waveform, film_emissions, get_model("hama"))
+    assert {t.method for t in result.cues} == {"words"}
+    signed = [t.start - a for t, (_, a, _) in zip(result.cues, film.cues, strict=True)]
+    for part in (signed[: film.joined], signed[film.joined :]):
+        assert abs(statistics.median(part)) <= 0.03 and max(abs(x) for x in part) <= 0.15, part
+
+
+def test_a_cue_whose_opening_words_were_dropped_starts_at_its_speech(film, film_emissions):
+    """Condensed subtitles: the first two words of every other cue left out. Such a cue starts
+    where its speech starts, not at its first matched word."""
+    def condensed(k: int, text: str) -> str:
+        return " ".join(text.split()[2:]) if k % 2 else text
+
+    subs = _film_subs(film, text=condensed, change=lambda a, k: a - 2.0)
+    result = retime(subs, film.waveform, film_emissions, get_model("hama"))
+    cut = [(t, a) for k, (t, (_, a, _)) in enumerate(zip(result.cues, film.cues, strict=True)) if k % 2]
+    assert all(t.method == "words" for t, _ in cut)
+    errors = [abs(t.start - a) for t, a in cut]
+    assert statistics.median(errors) <= 0.06 and max(errors) <= 0.2, errors
+
+
+def test_cli_fast_mode_writes_each_cues_method(film, tmp_path):
+    src = tmp_path / "in.srt"
+    src.write_text(_srt([(t, a + 5, b + 5) for t, a, b in film.cues]), encoding="utf-8")
+    out = tmp_path / "out.json"
+    assert main(["sync", str(film.wav), str(src), "-o", str(out), "-q", "--fast"]) == 0
+    import json
+
+    doc = json.loads(out.read_text())
+    assert doc["meta"]["mode"] == "fast" and doc["meta"]["methods"]["speech"] == len(film.cues)
+    assert all(c["method"] == "speech" and c["status"] == "aligned" for c in doc["cues"])
+    assert doc["meta"]["pattern_confidence"] >= 6

@@ -38,7 +38,7 @@ from .base import EmissionModel, accepts, adapt_model
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "hama"
+from . import DEFAULT_MODEL  # noqa: E402 - re-exported
 
 #: Built-in models by name: "module:attribute" (imported only when used or listed).
 BUILTIN_MODELS = {

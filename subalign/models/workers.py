@@ -185,6 +185,13 @@ class Emitter:
     def _pool(self) -> ModelPool | None:
         return _shared_pool(self.spec, self.device, self.dtype, self.jobs) if self.jobs > 1 else None
 
+    def window_seconds(self) -> float | None:
+        """The longest audio the model takes in one call (None: no window plan)."""
+        plan = self.model.window_plan(int(3600 * self.model.sample_rate))
+        if not plan:
+            return None
+        return (plan[0].stop - plan[0].start) / self.model.sample_rate
+
     def parallel(self, seconds: float) -> bool:
         """Whether `seconds` of audio go to the workers."""
         return (self.jobs > 1 and seconds >= MIN_POOL_SECONDS

@@ -1,0 +1,115 @@
+"""align/timeline.py: mapping a cue pattern onto speech activity, without words.
+
+The speech here is made from a known list of utterances (probability 0.9 while someone speaks,
+0.05 in the pauses, with a little noise), so every answer is known: the offset, the rate, the
+cut, which cues have no speech, and where each cue belongs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from subalign.align.timeline import GRID, RATES, fit_global, fit_pattern
+
+
+def speech(utterances: list[tuple[float, float]], seconds: float, seed: int = 0) -> np.ndarray:
+    """Speech probabilities on the GRID for utterances (start, end) in seconds."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds / GRID)
+    p = np.full(n, 0.05)
+    for a, b in utterances:
+        p[int(a / GRID) : int(b / GRID)] = 0.9
+    return np.clip(p + rng.normal(0, 0.03, n), 0, 1).astype(np.float32)
+
+
+def dialogue(n: int = 80, seed: int = 1, start: float = 5.0) -> list[tuple[float, float]]:
+    """n utterances of 0.8-4 s with pauses of 0.3-2.5 s: the true speech (and the true cues)."""
+    rng = np.random.default_rng(seed)
+    t, out = start, []
+    for _ in range(n):
+        d = rng.uniform(0.8, 4.0)
+        out.append((t, t + d))
+        t += d + rng.uniform(0.3, 2.5)
+    return out
+
+
+def start_errors(fit, truth) -> np.ndarray:
+    return np.array([abs(p.start - a) for p, (a, _) in zip(fit.placements, truth, strict=True)
+                     if p.start is not None and a is not None])
+
+
+@pytest.mark.parametrize("offset, rate", [(0.0, 1.0), (-37.5, 1.0), (250.0, 1.0),
+                                          (4.0, 25 / 23.976), (-3.0, 24 / 25)])
+def test_offset_and_rate_are_recovered(offset, rate):
+    truth = dialogue(start=max(5.0, offset + 5.0))  # subtitle times stay above 0
+    probs = speech(truth, truth[-1][1] + 10)
+    # subtitles whose times went through audio = rate x subs + offset the other way
+    subs = [((a - offset) / rate, (b - offset) / rate) for a, b in truth]
+    subs = [(max(0.0, a), max(0.0, b)) for a, b in subs]
+    fit = fit_pattern(subs, probs)
+    assert fit.rate == pytest.approx(rate, rel=1e-3)
+    assert fit.placed == len(truth) and not fit.splits
+    assert np.median(start_errors(fit, truth)) <= 0.05
+    assert fit.confidence > 10
+
+
+def test_a_cut_stretch_is_a_split_and_its_cues_are_skipped():
+    truth = dialogue(90)
+    cut_from, cut_to = truth[40][0], truth[48][0]  # the video lost utterances 40-47
+    length = cut_to - cut_from
+    audio = [(a, b) if b <= cut_from else (a - length, b - length) for a, b in truth if not cut_from <= a < cut_to]
+    probs = speech(audio, audio[-1][1] + 10)
+    fit = fit_pattern(truth, probs)  # the subtitles still have every cue, at its old time
+    expected = [a if a < cut_from else (None if a < cut_to else a - length) for a, _ in truth]
+    assert fit.splits and all(40 <= s <= 48 for s in fit.splits)
+    skipped = [i for i, p in enumerate(fit.placements) if p.start is None]
+    assert set(skipped) == set(range(40, 48))
+    errs = [abs(p.start - e) for p, e in zip(fit.placements, expected, strict=True) if e is not None]
+    assert max(errs) <= 0.1
+
+
+def test_each_cue_moves_to_its_own_speech():
+    truth = dialogue(60)
+    probs = speech(truth, truth[-1][1] + 10)
+    rng = np.random.default_rng(3)
+    jitter = rng.uniform(-1.0, 1.0, len(truth))
+    subs = [(a + d + 3.0, b + d + 3.0) for (a, b), d in zip(truth, jitter, strict=True)]
+    fit = fit_pattern(subs, probs)
+    errs = start_errors(fit, truth)
+    assert np.median(errs) <= 0.05 and np.mean(errs <= 0.3) >= 0.9
+    starts = [p.start for p in fit.placements]
+    assert starts == sorted(starts)  # order kept
+
+
+def test_cues_without_speech_are_skipped():
+    truth = dialogue(60)
+    probs = speech(truth, truth[-1][1] + 10)
+    subs = list(truth)
+    fakes = []
+    for k in (10, 25, 40):  # cues in the pauses: text that is not spoken
+        a, b = truth[k][1], truth[k + 1][0]
+        if b - a > 0.6:
+            fakes.append(len(subs))
+            subs.append((a + 0.1, b - 0.1))
+    order = np.argsort([a for a, _ in subs], kind="stable")
+    subs = [subs[i] for i in order]
+    fake_pos = [int(np.flatnonzero(order == f)[0]) for f in fakes]
+    fit = fit_pattern(subs, probs)
+    assert fake_pos and all(fit.placements[i].start is None for i in fake_pos)
+    assert fit.placed == len(truth)
+
+
+def test_another_recording_does_not_fit():
+    truth = dialogue(80, seed=1)
+    probs = speech(dialogue(80, seed=9), truth[-1][1] + 10)  # someone else's pauses
+    fit = fit_pattern(truth, probs)
+    assert fit.confidence < 6
+
+
+def test_the_rates_are_the_usual_frame_rate_ratios():
+    assert 1.0 in RATES and len(RATES) == 13
+    assert any(abs(r - 25 / 23.976) < 1e-3 for r in RATES) and any(abs(r - 24 / 25) < 1e-6 for r in RATES)
+    truth = dialogue(30)
+    rate, offset, score, _ = fit_global(truth, speech(truth, truth[-1][1] + 5))
+    assert rate == 1.0 and abs(offset) <= GRID and score > 0
