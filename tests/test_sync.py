@@ -184,17 +184,18 @@ def test_small_chunks_give_the_same_answer(speech):
     subs = parse_subtitles(_srt(entries), name="in.srt")
     whole = retime(subs, speech.waveform, speech.emissions, get_model("hama"))
     calls = []
-    original = sync.ChunkAligner.align
+    from subalign.align.chunks import ChunkAligner
+    original = ChunkAligner.align
 
     def counting(self, cues, lo, hi):
         calls.append((len(cues), hi - lo))
         return original(self, cues, lo, hi)
 
-    sync.ChunkAligner.align = counting
+    ChunkAligner.align = counting
     try:
         chunked = retime(subs, speech.waveform, speech.emissions, get_model("hama"), max_cells=600_000)
     finally:
-        sync.ChunkAligner.align = original
+        ChunkAligner.align = original
     assert sum(1 for n, _ in calls if n > 1) >= 4  # it really ran in several chunks
     assert min(frames for _, frames in calls) < len(speech.emissions) / 2  # windows follow the cues
     _check(chunked, [a for _, a, _ in speech.cues])
