@@ -4,9 +4,9 @@
 User errors (SubalignError) and usage errors print one line and exit 2; internal faults exit 1;
 `--debug` shows the traceback. Outputs are written atomically, so an interrupted or failed run
 leaves no file. Ctrl-C, SIGTERM and SIGHUP stop a run the same way (`subalign.interrupts`): one
-line, exit 130, 143 or 129 (128 + the signal number). Everything written to stderr while a
-command runs passes through `EscapingStream`, so control characters in a file name or a word
-cannot act on the terminal.
+line, exit 130, 143 or 129 (128 + the signal number). Everything written to stdout and stderr
+while a command runs (our messages, log records, progress bars, argparse's errors) passes through
+`EscapingStream`, so control characters in a file name or a word cannot act on the terminal.
 """
 
 from __future__ import annotations
@@ -438,15 +438,15 @@ def _cmd_render(args: argparse.Namespace, progress: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line `argv` (default: the process's own) and return the exit status.
 
-    While it runs, SIGINT, SIGTERM and SIGHUP raise `subalign.interrupts.Interrupted` and stderr
-    escapes control characters; both are put back on return. When `argv` is None (the `subalign`
+    While it runs, SIGINT, SIGTERM and SIGHUP raise `subalign.interrupts.Interrupted` and stdout
+    and stderr escape control characters; all is put back on return. When `argv` is None (the `subalign`
     command itself) the process ends right after, so they stay, and a stop signal during the
     interpreter's shutdown ends it at once with the status already decided instead of printing
     a traceback from an exit handler.
     """
     previous = interrupts.install()
-    stderr = sys.stderr
-    sys.stderr = EscapingStream(stderr)
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = EscapingStream(stdout), EscapingStream(stderr)
     status = EXIT_INTERNAL
     try:
         status = _main(argv)
@@ -459,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv is None:
             _stop_quietly(status)
         else:
-            sys.stderr = stderr
+            sys.stdout, sys.stderr = stdout, stderr
             interrupts.restore(previous)
     return status
 

@@ -9,23 +9,20 @@ characters in file names, argparse's usage errors, and the progress bar on a pse
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
 import random
 import re
 import resource
 import signal
-import struct
 import subprocess
 import sys
-import termios
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from conftest import run_on_terminal
 
 from subalign import interrupts
 from subalign.cli import main
@@ -216,6 +213,9 @@ def test_control_characters_in_a_path_are_escaped(media, tmp_path, capsys):
     assert "a\\x1b[31mred\\x1b]0;title\\x07\\u202e.txt" in err
     proc = subalign("align", str(media["clip"]), str(name), "-o", str(tmp_path / "o.srt"))
     assert proc.returncode == 2 and "\x1b" not in proc.stderr and "\\x1b[31m" in proc.stderr
+    assert main(["models", "hf:/no/such\x1b[31mfolder"]) == 0  # stdout escapes them too
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "no such folder: /no/such\\x1b[31mfolder" in out
     assert printable("tab\there\nline") == "tab\\x09here\\x0aline"
     assert printable("tab\there\r\n", keep_layout=True) == "tab\there\r\n"
 
@@ -240,7 +240,9 @@ def test_usage_errors_are_one_line(argv, capsys):
 WRITER = textwrap.dedent("""
     import json, os, sys, time
     from pathlib import Path
-    from subalign import interrupts
+    from conftest import run_on_terminal
+
+from subalign import interrupts
     from subalign.formats import write_text
 
     folder, tries = Path(sys.argv[1]), int(sys.argv[2])
@@ -365,24 +367,13 @@ def test_interrupts_module_defers_and_restores():
 # --- item 8: the progress bar on a terminal -------------------------------------------------
 
 def test_progress_bar_on_a_terminal_reaches_the_end_without_warnings(tmp_path):
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    """An align run on a real file, its stderr a terminal: the one bar moves up to 100 % and no
+    warning (tqdm's "clamping frac") is printed."""
     out = tmp_path / "o.srt"
-    proc = subprocess.Popen([sys.executable, "-m", "subalign", "align", str(SAMPLE), str(SAMPLE_TEXT),
-                             "-o", str(out)], stdin=slave, stdout=slave, stderr=slave, env=ENV)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    assert proc.wait(timeout=60) == 0
-    screen = b"".join(chunks).decode("utf-8", "replace")
+    status, seen = run_on_terminal([sys.executable, "-m", "subalign", "align", str(SAMPLE),
+                                    str(SAMPLE_TEXT), "-o", str(out)], rows=30, cols=100, env=ENV)
+    screen = seen.decode("utf-8", "replace")
+    assert status == 0, screen
     assert "Warning" not in screen and "clamping" not in screen, screen
     shown = [int(p) for p in re.findall(r"aligning:\s*(\d+)%\|", screen)]
     assert shown and shown == sorted(shown) and shown[-1] == 100, screen
