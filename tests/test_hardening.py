@@ -240,9 +240,7 @@ def test_usage_errors_are_one_line(argv, capsys):
 WRITER = textwrap.dedent("""
     import json, os, sys, time
     from pathlib import Path
-    from conftest import run_on_terminal
-
-from subalign import interrupts
+    from subalign import interrupts
     from subalign.formats import write_text
 
     folder, tries = Path(sys.argv[1]), int(sys.argv[2])
