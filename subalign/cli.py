@@ -475,7 +475,8 @@ def _stop_quietly(status: int) -> None:
 
     with contextlib.suppress(ValueError):  # not the main thread: nothing to do
         for sig in interrupts.SIGNALS:
-            signal.signal(sig, stop)
+            if signal.getsignal(sig) != signal.SIG_IGN:
+                signal.signal(sig, stop)
 
 
 def _say(line: str) -> None:

@@ -64,8 +64,9 @@ def _handler(signum: int, frame: FrameType | None) -> None:
 
 
 def install() -> dict[int, object]:
-    """Make SIGINT, SIGTERM and SIGHUP raise `Interrupted` (main thread only); return the
-    previous handlers for `restore`. Clears the list of written files."""
+    """Make SIGINT, SIGTERM and SIGHUP raise `Interrupted` (main thread only; a signal the
+    process was started with ignored, as `nohup` and background jobs do, stays ignored); return
+    the previous handlers for `restore`. Clears the list of written files."""
     _written.clear()
     _state["pending"] = None
     _state["stopping"] = False
@@ -73,6 +74,8 @@ def install() -> dict[int, object]:
         return {}
     previous = {}
     for sig in SIGNALS:
+        if signal.getsignal(sig) == signal.SIG_IGN:
+            continue  # ignored by who started us (`nohup`, a background job): it stays ignored
         previous[int(sig)] = signal.signal(sig, _handler)
     return previous
 

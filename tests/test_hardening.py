@@ -42,10 +42,18 @@ def ffmpeg(*args: str) -> None:
     subprocess.run([ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
+def _default_signals() -> None:
+    # a test run in the background or under nohup inherits SIGINT or SIGHUP ignored (and the
+    # child keeps them ignored, as it should); a user's terminal delivers them
+    for sig in interrupts.SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _limit_memory() -> None:
     # a regression must fail fast, not fill the machine's memory (torch maps a lot of address
     # space, so the limit is generous)
     resource.setrlimit(resource.RLIMIT_AS, (16 << 30, 16 << 30))
+    _default_signals()
 
 
 def subalign(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
@@ -272,7 +280,8 @@ def test_signals_during_the_write_leave_no_temporary_file(tmp_path):
     partial output; an output exists exactly when the write was recorded as complete."""
     tries = 24
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(tries)], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_signals)
     assert proc.stdout is not None
     write_seconds = json.loads(proc.stdout.readline())["write_seconds"]
     rng = random.Random(19)
@@ -311,7 +320,7 @@ def test_stop_signal_around_the_end_of_a_real_run(sig, media, tmp_path):
         out = folder / "out.json"
         proc = subprocess.Popen([sys.executable, "-m", "subalign", "align", str(media["clip"]), str(text),
                                  "-o", str(out)], env=ENV, stderr=subprocess.PIPE, text=True,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                                preexec_fn=_default_signals)
         while proc.poll() is None and not any(folder.iterdir()):
             time.sleep(0.0005)
         time.sleep(rng.uniform(0, 0.03))
@@ -331,20 +340,43 @@ def test_stop_signal_around_the_end_of_a_real_run(sig, media, tmp_path):
     assert seen  # (which of the cases each attempt hits depends on timing)
 
 
-def test_stop_signal_mid_run_exits_with_its_status(media, tmp_path):
+def test_stop_signal_mid_run_exits_with_its_status(tmp_path):
     """SIGTERM while the model runs: exit 143, one line, nothing written (as Ctrl-C does)."""
+    media = tmp_path / "tone.wav"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:duration=400", "-ar", "16000", "-ac", "1", str(media))
     text = tmp_path / "t.txt"
-    text.write_text(SAMPLE_TEXT.read_text())
+    text.write_text("hello world\n")
     out = tmp_path / "out.srt"
-    proc = subprocess.Popen([sys.executable, "-m", "subalign", "align", str(SAMPLE), str(text), "-o",
-                             str(out)], env=ENV, stderr=subprocess.PIPE, text=True)
-    time.sleep(6)
+    proc = subprocess.Popen([sys.executable, "-m", "subalign", "align", str(media), str(text), "-o",
+                             str(out), "--long"], env=ENV, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_signals)
+    time.sleep(8)
     assert proc.poll() is None
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert err.strip().splitlines() == ["subalign: stopped by SIGTERM; no output written"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.txt", "tone.wav"]
+
+
+def test_ignored_signals_stay_ignored(media, tmp_path):
+    """`nohup subalign …` (SIGHUP ignored) must survive a hang-up: the CLI leaves an ignored
+    signal ignored."""
+    text = tmp_path / "t.txt"
+    text.write_text("From fairest creatures we desire increase,\n")
+    out = tmp_path / "out.srt"
+
+    def nohup() -> None:
+        _default_signals()
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    proc = subprocess.Popen([sys.executable, "-m", "subalign", "align", str(media["clip"]), str(text),
+                             "-o", str(out)], env=ENV, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=nohup)
+    time.sleep(3)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and err == "" and out.exists(), err
 
 
 def test_interrupts_module_defers_and_restores():
