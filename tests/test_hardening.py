@@ -35,6 +35,7 @@ from subalign.text.read import MAX_TEXT_BYTES
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "sonnet001.mp3"
 SAMPLE_TEXT = REPO / "samples" / "sonnet001.txt"
+CLIP_TEXT = "1 From fairest creatures we desire increase,\n"  # the sample's first 6 s
 ENV = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
@@ -78,7 +79,7 @@ def media(tmp_path_factory) -> dict[str, Path]:
                "-ac", "1", str(files[key]))
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=25", "-t", "5", "-c:v", "mpeg4",
            str(files["video5s"]))
-    ffmpeg("-i", str(SAMPLE), "-t", "4", str(files["clip"]))
+    ffmpeg("-i", str(SAMPLE), "-t", "6", str(files["clip"]))  # says CLIP_TEXT
     return files
 
 
@@ -310,7 +311,7 @@ def test_stop_signal_around_the_end_of_a_real_run(sig, media, tmp_path):
     traceback, no temporary file, and an output only when complete. SIGTERM exits 143, SIGHUP
     129, Ctrl-C 130; a signal after the run is over ends the process with the run's own status."""
     text = tmp_path / "t.txt"
-    text.write_text("From fairest creatures we desire increase,\n")
+    text.write_text(CLIP_TEXT)
     status = {signal.SIGTERM: 143, signal.SIGHUP: 129, signal.SIGINT: 130}[sig]
     rng = random.Random(int(sig))
     seen = set()
@@ -363,7 +364,7 @@ def test_ignored_signals_stay_ignored(media, tmp_path):
     """`nohup subalign …` (SIGHUP ignored) must survive a hang-up: the CLI leaves an ignored
     signal ignored."""
     text = tmp_path / "t.txt"
-    text.write_text("From fairest creatures we desire increase,\n")
+    text.write_text(CLIP_TEXT)
     out = tmp_path / "out.srt"
 
     def nohup() -> None:
