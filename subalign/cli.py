@@ -1,25 +1,32 @@
 """Command line: `subalign align MEDIA TRANSCRIPT -o OUT [--style ...] [--report]`,
 `subalign sync MEDIA SUBS -o OUT`, `subalign render RESULT.json MEDIA -o OUT`, `subalign models`.
 
-User errors (SubalignError) print one line and exit 2; internal faults exit 1; `--debug` shows
-the traceback. Outputs are written atomically, so an interrupted or failed run leaves no file.
+User errors (SubalignError) and usage errors print one line and exit 2; internal faults exit 1;
+`--debug` shows the traceback. Outputs are written atomically, so an interrupted or failed run
+leaves no file. Ctrl-C, SIGTERM and SIGHUP stop a run the same way (`subalign.interrupts`): one
+line, exit 130, 143 or 129 (128 + the signal number). Everything written to stdout and stderr
+while a command runs (our messages, log records, progress bars, argparse's errors) passes through
+`EscapingStream`, so control characters in a file name or a word cannot act on the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import math
+import os
 import signal
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from . import __version__
+from . import __version__, interrupts
 from .cues.style import CueStyle, get_style
-from .errors import SubalignError
+from .errors import SubalignError, printable
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
@@ -149,8 +156,42 @@ def style_from_arguments(args: Any) -> CueStyle:
     return get_style(args.style, **overrides)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (`subalign: error: ...`, exit 2); the usage itself is
+    in --help."""
+
+    def error(self, message: str) -> Any:  # argparse's signature says NoReturn
+        text = " ".join(message.split())
+        self.exit(EXIT_USAGE, f"subalign: error: {text} (see '{self.prog} --help')\n")
+
+
+class EscapingStream(io.TextIOBase):
+    """A text stream that writes to `stream` with control characters escapes (`printable`), but
+    tabs, newlines and carriage returns (what progress bars redraw with) as they are."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(printable(text, keep_layout=True))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.stream, "encoding", None) or "utf-8"
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="subalign",
         description="Exact word and subtitle timings from media and text.",
     )
@@ -349,7 +390,7 @@ def _batch_parser(sub: Any) -> argparse.ArgumentParser:
 def _cmd_batch(args: argparse.Namespace, progress: bool) -> int:
     from tqdm import tqdm
 
-    from .batch import BatchInterrupted, run_batch
+    from .batch import run_batch
 
     style = style_from_arguments(args)
 
@@ -372,7 +413,7 @@ def _cmd_batch(args: argparse.Namespace, progress: bool) -> int:
     except KeyboardInterrupt as exc:
         print("subalign: interrupted; the finished items' outputs are kept, the others were not written; "
               "run the same command again to go on", file=sys.stderr)
-        return 128 + (exc.signum if isinstance(exc, BatchInterrupted) else signal.SIGINT)
+        return 128 + int(getattr(exc, "signum", signal.SIGINT))  # BatchInterrupted, interrupts.Interrupted
     counts = {s: sum(r.status == s for r in records) for s in ("ok", "skipped", "failed")}
     if not getattr(args, "quiet", False):
         print(f"subalign: batch: {counts['ok']} done, {counts['skipped']} up to date, {counts['failed']} failed "
@@ -395,6 +436,69 @@ def _cmd_render(args: argparse.Namespace, progress: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line `argv` (default: the process's own) and return the exit status.
+
+    While it runs, SIGINT, SIGTERM and SIGHUP raise `subalign.interrupts.Interrupted` and stdout
+    and stderr escape control characters; all is put back on return. When `argv` is None (the `subalign`
+    command itself) the process ends right after, so they stay, and a stop signal during the
+    interpreter's shutdown ends it at once with the status already decided instead of printing
+    a traceback from an exit handler.
+    """
+    previous = interrupts.install()
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = EscapingStream(stdout), EscapingStream(stderr)
+    status = EXIT_INTERNAL
+    try:
+        status = _main(argv)
+    except KeyboardInterrupt as exc:  # a stop signal just before or after the command ran
+        status = _interrupted(exc, False)
+    except SystemExit as exc:  # argparse: --help, --version, a usage error
+        status = exc.code if isinstance(exc.code, int) else EXIT_USAGE if exc.code else 0
+        raise
+    finally:
+        if argv is None:
+            _stop_quietly(status)
+        else:
+            sys.stdout, sys.stderr = stdout, stderr
+            interrupts.restore(previous)
+    return status
+
+
+def _stop_quietly(status: int) -> None:
+    """From now on a stop signal ends the process at once with `status` (the run is over)."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+    def stop(signum: int, frame: object) -> None:
+        os._exit(status)
+
+    with contextlib.suppress(ValueError):  # not the main thread: nothing to do
+        for sig in interrupts.SIGNALS:
+            if signal.getsignal(sig) != signal.SIG_IGN:
+                signal.signal(sig, stop)
+
+
+def _say(line: str) -> None:
+    """Print one line to stderr; a terminal that is gone (SIGHUP) must not turn it into a fault."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)
+
+
+def _interrupted(exc: KeyboardInterrupt, debug: bool) -> int:
+    """One line for a stop signal, and its exit status (130 for Ctrl-C, 128 + N for others)."""
+    if debug:
+        traceback.print_exc()
+    status, what = 130, "interrupted"
+    if isinstance(exc, interrupts.Interrupted) and exc.signum != signal.SIGINT:
+        status, what = exc.status, f"stopped by {exc.name}"
+    done = interrupts.written()
+    _say(f"subalign: {what}; " + (f"{', '.join(map(str, done))} had been written in full"
+                                  if done else "no output written"))
+    return status
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     debug = getattr(args, "debug", False)
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
@@ -419,9 +523,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(exc).split())  # always one line
         print(f"subalign: error: {message}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("subalign: interrupted; no output written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP (`interrupts.Interrupted`)
+        return _interrupted(exc, debug)
     except Exception as exc:  # an internal fault: say so plainly, traceback only on request
         if debug:
             traceback.print_exc()

@@ -33,6 +33,7 @@ __all__ = [
     "SubtitleStream",
     "embed_subtitles",
     "extract_subtitles",
+    "check_audio_stream",
     "ffmpeg_binary",
     "iter_audio",
     "load_audio",
@@ -582,7 +583,7 @@ def _open(path: str | os.PathLike[str], sample_rate: int, stream: int, chunk_sec
     if not chunk_seconds > 0:
         raise ValueError(f"chunk_seconds must be positive, got {chunk_seconds!r}")
     info = probe(path)
-    _check_stream(info, stream)
+    check_audio_stream(info, stream)
     chunk_samples = max(1, round(chunk_seconds * sample_rate))
     return info, _decode(info, int(stream), int(sample_rate), chunk_samples, progress)
 
@@ -637,7 +638,8 @@ def _decode(info: MediaInfo, stream: int, sample_rate: int, chunk_samples: int,
     _check_decode(info, stream, proc.returncode, stderr_lines, decoded / sample_rate)
 
 
-def _check_stream(info: MediaInfo, stream: int) -> None:
+def check_audio_stream(info: MediaInfo, stream: int) -> None:
+    """Raise a MediaError (one line) unless `info` has audio stream `stream` (0-based)."""
     n = len(info.audio_streams)
     if n == 0:
         holds = "it holds video only" if info.fps else f"ffmpeg reads it as {info.format!r}"

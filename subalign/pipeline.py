@@ -19,11 +19,11 @@ from .cues import NETFLIX, CueStyle, Finding, check_cues, get_style, group_cues
 from .errors import TranscriptError
 from .formats import MediaInput, write_output
 from .formats.jsonfile import json_document
-from .media import MediaInfo, load_audio, probe
+from .media import MediaInfo, check_audio_stream, load_audio, probe
 from .models import DEFAULT_MODEL, load_model, tokenize_words
 from .models.workers import Emitter
 from .progress import Progress, job_progress, stage_progress
-from .text import Word, split_words
+from .text import Word, check_text_fits, split_words
 from .types import Cue, WordSpan
 
 #: Media longer than this (or of unknown length) take the long-media chain (`subalign.longform`).
@@ -155,6 +155,8 @@ def align_media(
     """
     t0 = time.perf_counter()
     info = probe(media)
+    check_audio_stream(info, audio_stream)  # no audio is said first, whatever the text
+    check_text_fits(text, info.duration)  # cheap: before any G2P or model work
     cue_style = cue_style_for(style, info.fps)
     words = split_words(text, language=language)
     acoustic = load_model(model, device, dtype)

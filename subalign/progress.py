@@ -9,8 +9,11 @@ or False/None for nothing. A job knows its stages and how much of its time each 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+
+from .errors import printable
 
 __all__ = ["JobBar", "Progress", "StageShares", "job_progress", "progress_enabled", "stage_progress"]
 
@@ -54,7 +57,7 @@ class JobBar:
         from tqdm import tqdm
 
         self.shares = StageShares(weights)
-        self.bar = tqdm(total=100.0, desc=desc, unit="%", file=sys.stderr, leave=False,
+        self.bar = tqdm(total=100.0, desc=printable(desc), unit="%", file=sys.stderr, leave=False,
                         dynamic_ncols=True, delay=1.0,
                         bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
 
@@ -64,6 +67,11 @@ class JobBar:
             self.bar.update(max(0.0, 100.0 * done - self.bar.n))
 
     def close(self) -> None:
+        # Draw the last state before the bar is cleared (updates within tqdm's 0.1 s refresh
+        # interval are not drawn), so a finished job is seen to reach 100 %; a job shorter than
+        # the bar's delay stays without a bar.
+        if time.time() - self.bar.start_t >= self.bar.delay:
+            self.bar.refresh()
         self.bar.close()
 
 

@@ -47,11 +47,11 @@ from .align.timeline import GRID, PatternFit, fit_pattern
 from .errors import TranscriptError
 from .formats import MediaInput, Subtitles, subtitle_format_for, write_output, write_subtitles
 from .formats.jsonfile import json_document
-from .media import load_audio
+from .media import check_audio_stream, load_audio, probe
 from .models import DEFAULT_MODEL
 from .models.vad import SpeechActivity, speech_activity
 from .progress import Progress, job_progress, stage_progress
-from .text import split_words, spoken_text
+from .text import check_text_fits, split_words, spoken_text
 from .types import Cue, WordSpan
 
 if TYPE_CHECKING:
@@ -391,6 +391,9 @@ def sync_subtitles(
     on a terminal); `jobs` worker processes compute the emissions and tokens (default: the cores
     this process may use); `options` are passed to `retime` (min_score, min_found, max_cells).
     """
+    info = probe(media)  # cheap checks first: no audio, or far more text than the audio holds
+    check_audio_stream(info, audio_stream)
+    check_text_fits([spoken_text(c.text) for c in subs.cues], info.duration, "the subtitles")
     with job_progress(progress, FAST_STAGES if fast else STAGES, "syncing") as report:
         t0 = time.perf_counter()
         acoustic = emitter = None

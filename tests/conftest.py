@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import select
+import struct
+import subprocess
+import termios
 import wave
 from pathlib import Path
 
@@ -73,3 +79,27 @@ def sonnet_clip(tmp_path_factory) -> dict[str, Path]:
     (d / "clip.txt").write_text(CLIP_TEXT, encoding="utf-8")
     assert main(["align", str(wav), str(d / "clip.txt"), "-o", str(d / "clip.json"), "-q"]) == 0
     return {"dir": d, "wav": wav, "txt": d / "clip.txt", "json": d / "clip.json"}
+
+
+def run_on_terminal(cmd: list[str], rows: int = 24, cols: int = 80, **popen) -> tuple[int, bytes]:
+    """Run `cmd` with its stderr (and stdin, stdout unless given) on a pseudo-terminal of the
+    given size; return its exit status and everything it drew."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))  # a sized terminal
+    popen = {"stdin": slave, "stdout": slave, **popen}
+    proc = subprocess.Popen(cmd, stderr=slave, **popen)
+    os.close(slave)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        seen += data
+    os.close(master)
+    return proc.wait(timeout=60), seen

@@ -1,4 +1,4 @@
-"""The compiled forced-align op (extensions/, subalign.align._extension) against its oracles.
+"""The compiled forced-align op (subalign/_extensions/, subalign.align._extension) against its oracles.
 
 Oracles: the golden vectors (float64 optimum, torchaudio's paths) and the PyTorch reference
 ``subalign.align.viterbi.forced_align``, which the op must match exactly (paths, scores and
@@ -33,7 +33,7 @@ from subalign.align.viterbi import forced_align as reference
 from subalign.errors import AlignmentError
 
 ext = importlib.import_module("subalign.align._extension")
-EXT_DIR = REPO / "extensions"
+EXT_DIR = REPO / "subalign" / "_extensions"
 EMULATOR = Path(__file__).resolve().parent / "cuda_emulator" / "emulate_cuda.cpp"
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -119,12 +119,18 @@ def test_env_var_forces_the_reference():
     out = _python(BACKEND, SUBALIGN_NO_EXTENSION="1")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "reference (disabled by SUBALIGN_NO_EXTENSION)"
+    assert out.stderr == ""  # asked for: nothing to announce
 
 
 def test_missing_compiler_falls_back(tmp_path):
-    out = _python(BACKEND, CXX=str(tmp_path / "no-such-c++"), SUBALIGN_CACHE=str(tmp_path))
+    out = _python(BACKEND + "; " + BACKEND, CXX=str(tmp_path / "no-such-c++"), SUBALIGN_CACHE=str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().startswith("reference (no C++ compiler")
+    # the fallback is announced, once
+    assert out.stderr.splitlines() == [
+        "subalign: warning: the forced-align extension is not available (no C++ compiler found "
+        "(install g++ or set CXX)); using the much slower reference aligner"
+    ]
 
 
 def test_failed_build_falls_back_without_crashing(tmp_path):

@@ -7,6 +7,7 @@ loaded through `hf:<folder>`, exactly as a downloaded model would be.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -208,3 +209,51 @@ def test_device_and_precision_checks():
             resolve_device("cuda")
     else:  # pragma: no cover - exercised on a GPU machine
         assert resolve_dtype("auto", resolve_device("cuda")) is torch.float16
+
+
+class _RunsCode:
+    """Unpickling this touches `marker`: what a malicious weights file would do (run code)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_folder_with_unsafe_pickle_is_bad_input(tmp_path, capsys):
+    """A model folder whose pytorch_model.bin holds a pickled object: exit 2, one line, the code
+    in it never runs, and nothing recommends loading it unsafely."""
+    from subalign.cli import main
+
+    folder = save_tiny_model(tmp_path / "bad-model", LETTERS)
+    state = transformers.Wav2Vec2ForCTC.from_pretrained(folder).state_dict()
+    (folder / "model.safetensors").unlink()
+    marker = tmp_path / "code-ran"
+    torch.save({**state, "trap": _RunsCode(marker)}, folder / "pytorch_model.bin")
+    code = main(["align", str(SAMPLE), str(REPO / "samples" / "sonnet001.txt"), "-o",
+                 str(tmp_path / "x.srt"), "--model", f"hf:{folder}", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("subalign: error: ") and err.count("\n") == 1, err
+    assert "pickled Python objects" in err and "weights_only" not in err
+    assert not marker.exists() and not (tmp_path / "x.srt").exists()
+
+
+def test_model_id_without_network_is_one_line_at_once(tmp_path):
+    """A hub id that is not cached, with the hub unreachable (here: a closed local port) and no
+    offline mode: one line at once, not the hub client's retries and warnings."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") and "proxy" not in k.lower()}
+    env.update(HF_ENDPOINT="http://127.0.0.1:9", HF_HUB_CACHE=str(tmp_path / "cache"),
+               PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, "-m", "subalign", "align", str(SAMPLE), str(REPO / "samples" / "sonnet001.txt"),
+         "-o", str(tmp_path / "x.srt"), "--model", "hf:nobody/not-cached", "-q"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("subalign: error: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert "127.0.0.1 cannot be reached" in proc.stderr and "hf:/path/to/folder" in proc.stderr

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import hashlib
 import os
-import pty
 import re
-import select
 import shutil
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CORPUS, TIMIT, need
+from conftest import CORPUS, TIMIT, need, run_on_terminal
 
 from subalign import media
 from subalign.errors import MediaError
@@ -303,29 +298,13 @@ def test_progress_silent_without_terminal(made, capfd):
 
 def test_progress_bar_on_a_terminal(made):
     path = get(made, "speech.flac")
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # a sized terminal
     # a slow consumer (like the acoustic model), so the bar outlives any display delay
     code = ("import sys, time\nfrom subalign.media import iter_audio\n"
             "for _ in iter_audio(sys.argv[1], chunk_seconds=0.5, progress=True):\n"
             "    time.sleep(0.4)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=slave, cwd=path.parent,
-                            env=child_env())
-    os.close(slave)
-    seen = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            data = os.read(master, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        seen += data
-    os.close(master)
-    assert proc.wait(timeout=60) == 0, seen.decode(errors="replace")
+    status, seen = run_on_terminal([sys.executable, "-c", code, str(path)], stdin=None, stdout=None,
+                                   cwd=path.parent, env=child_env())
+    assert status == 0, seen.decode(errors="replace")
     assert b"decoding speech.flac" in seen and b"%" in seen
 
 

@@ -234,7 +234,7 @@ def test_cli_writes_srt_with_mms(checkpoint, tmp_path):
 
     out = tmp_path / "out.srt"
     assert main(["align", str(SAMPLE), str(TRANSCRIPT), "-o", str(out), "--model",
-                 f"mms:{checkpoint}", "-q"]) == 0
+                 f"mms:{checkpoint}", "-q", "--force"]) == 0  # a random model hears no word
     assert out.read_text(encoding="utf-8").startswith("1\n00:00:")
 
 
@@ -251,3 +251,68 @@ def test_bad_local_files_are_model_errors(tmp_path, labels, tiny_module):
     short = save_checkpoint(tmp_path / "short.pt", tiny_params(len(labels)), labels[:-1], tiny_module)
     with pytest.raises(ModelError, match="28 outputs but the checkpoint names 27 labels"):
         load_model(f"mms:{short}", "cpu", "auto")
+
+
+class _RunsCode:
+    """Unpickling this touches `marker`: what a malicious model file would do (run code)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.parametrize("kind", ["torch zip", "torch legacy", "plain pickle", "state dict"])
+def test_a_users_file_is_never_unpickled_unsafely(kind, tmp_path, capsys):
+    """`--model mms:FILE` with a file whose unpickling would run code: one line, exit 2, and the
+    code never runs — torchaudio or not (the file is read and judged before torchaudio)."""
+    import pickle
+
+    from subalign.cli import main
+
+    marker = tmp_path / "code-ran"
+    evil = tmp_path / "model.pt"
+    payload = {"aux.weight": torch.zeros(3), "x": _RunsCode(marker)}
+    if kind == "torch zip":
+        torch.save(payload, evil)
+    elif kind == "torch legacy":
+        torch.save(payload, evil, _use_new_zipfile_serialization=False)
+    elif kind == "plain pickle":
+        evil.write_bytes(pickle.dumps(payload))
+    else:  # what a model.pt looks like: an OrderedDict of tensors, with one object slipped in
+        torch.save({"params": {"x": _RunsCode(marker)}, "labels": ["-"], "state_dict": {}}, evil)
+    code = main(["align", str(SAMPLE), str(TRANSCRIPT), "-o", str(tmp_path / "o.srt"), "--model",
+                 f"mms:{evil}", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("subalign: error: ") and err.count("\n") == 1, err
+    assert not marker.exists()
+    assert "weights_only=False" not in err and "torchaudio" not in err
+    if kind == "plain pickle":
+        assert "not a torch weights file" in err
+    else:
+        assert "pickled Python objects besides weights (such as " in err
+    assert not (tmp_path / "o.srt").exists()
+
+
+@needs_torchaudio
+def test_mms_fa_state_dict_is_loaded_without_the_bundle_loader(tmp_path, tiny_module, labels):
+    """A bare state dict (what MMS_FA's model.pt is) goes through the bundle's parameters and its
+    dictionary-row removal, read by us with weights_only=True: here with a tiny stand-in bundle
+    whose state dict carries the three unused fairseq rows."""
+    from types import SimpleNamespace
+
+    from subalign.models.mms import MMSModel, _load_weights
+
+    state = dict(tiny_module.state_dict())
+    for key in ("aux.weight", "aux.bias"):  # rows 1-3: fairseq's unused dictionary entries
+        rows = state[key]
+        state[key] = torch.cat([rows[:1], torch.full((3, *rows.shape[1:]), 7.0), rows[1:]])
+    path = tmp_path / "model.pt"
+    torch.save(state, path)
+    bundle = SimpleNamespace(_params=tiny_params(len(labels)), _remove_aux_axis=(1, 2, 3))
+    module = MMSModel._pretrained(torchaudio, bundle, _load_weights(path), path)
+    for key, value in tiny_module.state_dict().items():
+        torch.testing.assert_close(module.state_dict()[key], value)
+    with pytest.raises(ModelError, match="neither MMS_FA's model.pt nor a checkpoint"):
+        MMSModel._pretrained(torchaudio, bundle, {"w": torch.ones(2)}, path)

@@ -1,10 +1,11 @@
-"""Build, load and call the compiled forced-align op ``subalign::forced_align`` (``extensions/``).
+"""Build, load and call the compiled forced-align op ``subalign::forced_align`` (``subalign/_extensions/``).
 
 The C++ (and, where CUDA works, CUDA) sources are compiled on first use with
 ``torch.utils.cpp_extension`` against the torch already installed, into a cache folder keyed
 on the sources, the torch version and the build flavour, under a file lock so that parallel
-processes build once.  Nothing here raises on import: when the compiler is missing or the build
-fails, ``load_op()`` returns None, remembers why, and ``backend()`` reports the reference.
+processes build once; the build says so in one line on stderr.  Nothing here raises on import:
+when the compiler is missing or the build fails, ``load_op()`` returns None, remembers why, says
+so once on stderr, and ``backend()`` reports the reference.
 ``SUBALIGN_NO_EXTENSION=1`` forces the reference.  The wrapper validates with the reference's
 ``check_inputs`` and gives exactly the answers of ``subalign.align.viterbi.forced_align`` (the
 fallback and test oracle); only its ``mode`` (full back-pointers or checkpoint/recompute) and
@@ -52,10 +53,10 @@ _state: dict[str, object] = {"tried": False, "op": None, "reason": "not loaded y
 
 
 def source_dir() -> Path | None:
-    """The folder holding the extension's sources: $SUBALIGN_EXTENSION_DIR or the checkout's."""
-    candidates = [os.environ.get("SUBALIGN_EXTENSION_DIR")]
-    here = Path(__file__).resolve()
-    candidates += [here.parents[2] / "extensions", here.parents[1] / "_extensions"]
+    """The folder holding the extension's sources: $SUBALIGN_EXTENSION_DIR, else the package's
+    own ``subalign/_extensions`` (package data: a checkout, an editable install and an installed
+    wheel all have it)."""
+    candidates = [os.environ.get("SUBALIGN_EXTENSION_DIR"), Path(__file__).resolve().parents[1] / "_extensions"]
     for cand in candidates:
         if cand and (Path(cand) / _CPP_SOURCES[0]).is_file():
             return Path(cand)
@@ -123,6 +124,9 @@ def _build(src: Path, with_cuda: bool) -> Path:
         if done.is_file() and library.is_file():  # another process built it meanwhile
             return library
         build_dir.mkdir(parents=True, exist_ok=True)
+        print(f"subalign: compiling the forced-align extension{' with its CUDA kernel' if with_cuda else ''} "
+              f"for torch {torch.__version__} (once; a minute or two) into {build_dir}",
+              file=sys.stderr, flush=True)
         sources = [str(src / n) for n in _CPP_SOURCES]
         if with_cuda:
             sources += [str(src / n) for n in _CUDA_SOURCES]
@@ -151,6 +155,12 @@ def load_op() -> Callable[..., tuple[torch.Tensor, torch.Tensor]] | None:
             return _state["op"]  # type: ignore[return-value]
         _state["op"], _state["reason"], _state["cuda"] = _try_load()
         _state["tried"] = True
+        if _state["op"] is None and not str(_state["reason"]).startswith("disabled by"):
+            # said once per process (JSON outputs name the backend too): alignment still works,
+            # many times slower, and the user can act on the reason
+            print(f"subalign: warning: the forced-align extension is not available "
+                  f"({_state['reason']}); using the much slower reference aligner",
+                  file=sys.stderr, flush=True)
     return _state["op"]  # type: ignore[return-value]
 
 

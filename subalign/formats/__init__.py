@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import interrupts
 from ..errors import OutputError, TranscriptError
 from ..plugins import WRITER_GROUP, distribution, entry_points_of
 from ..text.markup import spoken_text
@@ -449,19 +450,25 @@ def write_bytes(path: str | Path, data: bytes, *, inputs: Sequence[str | Path] =
     mode = _new_file_mode(dest)
     temp = None
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        # A stop signal (Ctrl-C, SIGTERM, SIGHUP: `subalign.interrupts`) may cut the write short
+        # anywhere, and then the `finally` removes the temporary file; it is only held back
+        # while the file is created and named, and while it is renamed into place and recorded.
+        with interrupts.deferred():
+            fd, temp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
             os.fchmod(handle.fileno(), mode)
-        os.replace(temp, dest)
-        temp = None
+        with interrupts.deferred():
+            os.replace(temp, dest)
+            temp = None
+            interrupts.note_written(dest)
     except OSError as error:
         raise OutputError(f"cannot write '{dest}': {error.strerror or error}") from error
     finally:
         if temp is not None:
-            with contextlib.suppress(OSError):
+            with interrupts.deferred(), contextlib.suppress(OSError):
                 os.unlink(temp)
     return dest
 

@@ -5,15 +5,24 @@ transformers' AutoModelForCTC gives the logits, the model's tokenizer its output
 its feature extractor the sample rate and whether input is normalised. The frame hop and the
 receptive field come from the config's conv layers. Weights are fetched by transformers only when
 the user names the model; a local folder (config.json, weights, vocab.json,
-preprocessor_config.json, as written by `save_pretrained`) never touches the network.
+preprocessor_config.json, as written by `save_pretrained`) never touches the network. A model id
+that is not in the local cache while the hub cannot be reached is refused at once (one line), and
+a weights file that holds pickled Python objects (transformers reads `.bin` weights with
+``weights_only=True``) is refused as bad input, never loaded unsafely.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+import pickle
+import re
+import socket
+import urllib.parse
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +85,61 @@ def cached_ctc_models() -> list[str]:
             if any(str(a).endswith("ForCTC") for a in archs):
                 found.append(repo.name[len("models--"):].replace("--", "/"))
     return found
+
+
+def _not_here(model: str, reason: str) -> ModelError:
+    return ModelError(
+        f"the weights of {model} are not on this machine and could not be downloaded "
+        f"({reason}); on a machine with network run "
+        f"`huggingface-cli download {model}` (or `hf download {model}`) to fill the cache "
+        f"({_hub_cache()}), or save the model with save_pretrained() and pass "
+        "--model hf:/path/to/folder"
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of an exception's message, without advice to load pickles unsafely."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    line = lines[0] if lines else type(exc).__name__
+    return "its weights cannot be read as plain tensors" if "weights_only" in line else line[:200]
+
+
+def _hub_unreachable(timeout: float = 3.0) -> str:
+    """Why the Hugging Face hub cannot be reached (name lookup or connection), or "" when it can
+    or when a proxy is set (then the hub client is left to try)."""
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return ""
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    try:
+        from huggingface_hub import constants
+
+        endpoint = os.environ.get("HF_ENDPOINT") or constants.ENDPOINT
+    except ImportError:
+        pass
+    url = urllib.parse.urlsplit(endpoint)
+    host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return f"{host} cannot be reached: {exc.strerror or exc}"
+    return ""
+
+
+@contextlib.contextmanager
+def _quiet_hub() -> Iterator[None]:
+    """Keep transformers' and huggingface_hub's warnings (retries, deprecations) off stderr
+    while a model loads: what goes wrong reaches the user as one ModelError line."""
+    loggers = [logging.getLogger(name) for name in ("transformers", "huggingface_hub")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 class HFModel(TorchCTCModel):
@@ -194,7 +258,12 @@ class HFModel(TorchCTCModel):
         snap = _cached_snapshot(model)
         if snap is not None and _has_weights(snap):
             return model, True
-        return model, os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+        if any(os.environ.get(v, "") not in ("", "0") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
+            return model, True
+        unreachable = _hub_unreachable()
+        if unreachable:  # say so at once, instead of the hub client's minute of retries
+            raise _not_here(model, unreachable)
+        return model, False
 
     def _load(self, transformers: Any, model: str, source: str, local_only: bool) -> tuple[Any, Any, Any]:
         try:  # subalign draws its own progress bars
@@ -202,23 +271,28 @@ class HFModel(TorchCTCModel):
         except AttributeError:
             pass
         try:
-            net = transformers.AutoModelForCTC.from_pretrained(source, local_files_only=local_only)
-            tokenizer = transformers.AutoTokenizer.from_pretrained(source, local_files_only=local_only)
-            try:
-                extractor = transformers.AutoFeatureExtractor.from_pretrained(source, local_files_only=local_only)
-            except (OSError, ValueError) as exc:
-                log.warning("%s has no feature extractor config (%s); assuming 16 kHz, normalised input", model, exc)
-                extractor = None
-        except (OSError, ValueError) as exc:
-            if Path(source).exists():
-                raise ModelError(f"cannot load the model folder {source}: {str(exc).splitlines()[0]}") from exc
+            with _quiet_hub():
+                net = transformers.AutoModelForCTC.from_pretrained(source, local_files_only=local_only)
+                tokenizer = transformers.AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+                try:
+                    extractor = transformers.AutoFeatureExtractor.from_pretrained(
+                        source, local_files_only=local_only)
+                except (OSError, ValueError) as exc:
+                    log.warning("%s has no feature extractor config (%s); assuming 16 kHz, normalised "
+                                "input", model, _reason(exc))
+                    extractor = None
+        except pickle.UnpicklingError as exc:  # torch.load(weights_only=True) refused the weights
+            found = re.search(r"GLOBAL ([\w.]+)", str(exc))
             raise ModelError(
-                f"the weights of {model} are not on this machine and could not be downloaded "
-                f"({str(exc).splitlines()[0]}); on a machine with network run "
-                f"`huggingface-cli download {model}` (or `hf download {model}`) to fill the cache "
-                f"({_hub_cache()}), or save the model with save_pretrained() and pass "
-                "--model hf:/path/to/folder"
-            ) from exc
+                f"cannot load the model {source}: its weights file holds pickled Python objects "
+                f"besides weights{f' (such as {found.group(1)})' if found else ''}, and subalign "
+                "reads weights only as plain tensors, because unpickling anything else could run "
+                "code from the file; use the model's safetensors weights (model.safetensors)"
+            ) from None
+        except Exception as exc:  # OSError, ValueError, a corrupt safetensors file...
+            if Path(source).exists():
+                raise ModelError(f"cannot load the model folder {source}: {_reason(exc)}") from None
+            raise _not_here(model, _reason(exc)) from None
         return net, tokenizer, extractor
 
     # -- text -> tokens -----------------------------------------------------------------------------

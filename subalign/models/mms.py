@@ -6,8 +6,11 @@ languages. Text in other scripts is romanised with uroman first (as the MMS reci
 torchaudio's bundle with `with_star=True`, the emissions carry one more column, the star token `*`
 (log-probability 0), which a caller may put in the targets to soak up untranscribed speech.
 
-The weights (1.2 GB, CC-BY-NC 4.0) are downloaded by torchaudio into torch's hub cache only when
-this model is used; `mms:/path/to/model.pt` loads a local copy without any download. The same
+The weights (1.2 GB, CC-BY-NC 4.0) are downloaded into torch's hub cache (where torchaudio keeps
+them too) only when this model is used; `mms:/path/to/model.pt` loads a local copy without any
+download. Every weights file, downloaded or the user's, is read here as plain weights
+(`torch.load(weights_only=True)`) and never handed to torchaudio's bundle loader, which unpickles
+without that guard: a file that holds other Python objects is refused, not run. The same
 argument also takes a self-describing checkpoint written by `save_checkpoint` (the wav2vec2
 factory's parameters, the labels and the weights), for a fine-tuned or smaller torchaudio wav2vec2
 with MMS-style labels. The model itself is built by torchaudio's wav2vec2 factory; waveform
@@ -20,7 +23,10 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import re
+import sys
 import unicodedata
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -69,20 +75,68 @@ def save_checkpoint(
     return path
 
 
-def _read_checkpoint(path: Path) -> dict[str, Any] | None:
-    """The contents of a `save_checkpoint` file; None for any other file (MMS_FA's model.pt…)."""
-    try:  # mapped, so peeking at a 1.2 GB state dict reads only its index
-        data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # legacy (unmappable) format or not torch at all: the bundle loader decides
-        return None
-    if isinstance(data, dict) and all(k in data for k in CHECKPOINT_KEYS):
-        return data
-    return None
+def _load_weights(path: Path) -> Any:
+    """The contents of a model file, read as plain weights only: never unpickled unsafely.
+
+    torch.load with ``weights_only=True`` (memory-mapped when the file's format allows, so a
+    1.2 GB state dict is not read twice); a file holding any other pickled object is refused,
+    since unpickling it could run code from the file. Raises ModelError (one line).
+    """
+    try:
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": we say what matters
+            warnings.simplefilter("ignore")
+            try:
+                return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as exc:
+                if "mmap" not in str(exc):
+                    raise
+                return torch.load(path, map_location="cpu", weights_only=True)  # older format
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found is not None:
+            raise ModelError(
+                f"{path} holds pickled Python objects besides weights (such as {found.group(1)}); "
+                "subalign reads model files as plain weights only, because unpickling anything "
+                "else could run code from the file: save the model's state_dict, or use "
+                "subalign.models.mms.save_checkpoint"
+            ) from None
+        reason = "it is not a torch weights file"
+    except EOFError:
+        reason = "the file is empty or cut short"
+    except (RuntimeError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+    raise ModelError(
+        f"cannot load {path} ({reason}): it is neither MMS_FA's model.pt nor a checkpoint "
+        "written by subalign.models.mms.save_checkpoint"
+    )
+
+
+def _is_checkpoint(data: Any) -> bool:
+    """Whether loaded weights are a `save_checkpoint` file (else: MMS_FA's state dict)."""
+    return isinstance(data, dict) and all(k in data for k in CHECKPOINT_KEYS)
 
 
 def _hub_checkpoint(url: str) -> Path:
     """Where torch.hub keeps a file downloaded from `url` (its last path component)."""
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url.split("?")[0])
+
+
+def _download(url: str) -> Path:
+    """MMS_FA's weights in torch's hub cache, downloaded first when they are not there."""
+    where = _hub_checkpoint(url)
+    if where.is_file():
+        return where
+    log.warning("downloading the MMS_FA weights (1.2 GB, %s) to %s", LICENSE, where)
+    try:
+        where.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(url, str(where), progress=sys.stderr.isatty())
+    except (OSError, RuntimeError, ValueError) as exc:  # URLError is an OSError
+        reason = " ".join(str(exc).split())[:160]
+        raise ModelError(
+            f"cannot download the MMS_FA weights ({reason}); on a machine with network fetch "
+            f"{url} and copy it to {where}, or pass --model mms:/path/to/model.pt"
+        ) from None
+    return where
 
 
 class Romanizer:
@@ -171,18 +225,22 @@ class MMSModel(TorchCTCModel):
         """
         self._setup_device(device, dtype)
         if module is None:
-            torchaudio = import_torchaudio()
-            bundle = torchaudio.pipelines.MMS_FA
-            checkpoint = None
-            if weights:
+            data = path = None
+            if weights:  # a user's file is read (safely) and judged before anything else
                 path = Path(weights).expanduser()
                 if not path.is_file():
                     raise ModelError(f"MMS weights file {path} does not exist")
-                checkpoint = _read_checkpoint(path)
-            if checkpoint is not None:
-                module, labels = self._from_checkpoint(torchaudio, checkpoint, path)
+                data = _load_weights(path)
+            torchaudio = import_torchaudio()
+            bundle = torchaudio.pipelines.MMS_FA
+            if data is None:
+                path = _download(bundle._path)
+                data = _load_weights(path)
+            assert path is not None
+            if _is_checkpoint(data):
+                module, labels = self._from_checkpoint(torchaudio, data, path)
             else:
-                module = self._pretrained(bundle, weights)
+                module = self._pretrained(torchaudio, bundle, data, path)
                 labels = bundle.get_labels(star=None)
             self.name = "mms" if not weights else f"mms:{weights}"
         else:
@@ -227,33 +285,29 @@ class MMSModel(TorchCTCModel):
         return module, labels
 
     @staticmethod
-    def _pretrained(bundle: Any, weights: str | None) -> torch.nn.Module:
-        dl_kwargs: dict[str, Any] = {}
-        if weights:
-            path = Path(weights).expanduser()
-            dl_kwargs = {"model_dir": str(path.parent), "file_name": path.name}
-        else:
-            cached = _hub_checkpoint(bundle._path)
-            if not cached.is_file():
-                log.warning("downloading the MMS_FA weights (1.2 GB, %s) to %s", LICENSE, cached)
+    def _pretrained(torchaudio: Any, bundle: Any, state: Any, path: Path) -> torch.nn.Module:
+        """MMS_FA's network (the bundle's wav2vec2 parameters) with the weights of `state`, a
+        state dict already read by `_load_weights`: what the bundle's own loader does, without
+        its unpickling of the file."""
+        params = dict(bundle._params)
         try:
-            wrapped = bundle.get_model(with_star=False, dl_kwargs=dl_kwargs)
-        except (OSError, RuntimeError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as exc:
-            # URLError is an OSError; a file that is not MMS_FA's state dict fails as one of the
-            # others
+            state = dict(state)
+            axes = tuple(getattr(bundle, "_remove_aux_axis", ()) or ())
+            outputs = params.get("aux_num_out")
+            for key in ("aux.weight", "aux.bias"):  # fairseq's unused dictionary rows
+                rows = state.get(key)
+                if axes and rows is not None and outputs and rows.shape[0] == outputs + len(axes):
+                    state[key] = torch.stack([r for i, r in enumerate(rows) if i not in axes])
+            module = torchaudio.models.wav2vec2_model(**params)
+            module.load_state_dict(state)
+        except (TypeError, ValueError, RuntimeError, KeyError, AttributeError) as exc:
             reason = " ".join(str(exc).split())[:160]
-            if weights:
-                raise ModelError(
-                    f"cannot load {weights} ({reason}): it is neither MMS_FA's model.pt nor a "
-                    "checkpoint written by subalign.models.mms.save_checkpoint"
-                ) from exc
-            where = _hub_checkpoint(bundle._path)
             raise ModelError(
-                f"cannot load the MMS_FA weights ({reason}); on a machine "
-                f"with network run `python -c \"import torchaudio; torchaudio.pipelines.MMS_FA.get_model()\"` "
-                f"and copy {where.name} to {where}, or pass --model mms:/path/to/model.pt"
-            ) from exc
-        return getattr(wrapped, "model", wrapped)  # the bare Wav2Vec2Model: we normalise per window
+                f"cannot load {path} ({reason}): it is neither MMS_FA's model.pt nor a "
+                "checkpoint written by subalign.models.mms.save_checkpoint"
+            ) from None
+        return module
+
 
     def tokenize(self, words: Sequence[str], language: str | None = None) -> list[list[int]]:
         """Letter ids for each word after uroman romanisation (non-Latin scripts only)."""

@@ -12,13 +12,16 @@ one-line errors. Two decoders, because the two kinds of file differ in what is s
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 import unicodedata
 from pathlib import Path
+from typing import BinaryIO, NoReturn
 
 from ..errors import TranscriptError
 
-__all__ = ["BOMS", "decode_subtitles", "decode_transcript", "read_bytes", "read_text"]
+__all__ = ["BOMS", "MAX_TEXT_BYTES", "decode_subtitles", "decode_transcript", "read_bytes", "read_text"]
 
 #: Byte-order marks, longest first (the UTF-32-LE mark starts with the UTF-16-LE one).
 BOMS: tuple[tuple[bytes, str], ...] = (
@@ -30,31 +33,72 @@ BOMS: tuple[tuple[bytes, str], ...] = (
 )
 
 
+#: The most bytes a transcript or subtitle file may hold (64 MiB): the text of 40 hours of speech
+#: is about 3 MB, so this only stops a wrong file (a video, /dev/zero on stdin) before it fills
+#: the memory. Decoding and the checks that follow stay well under a second or two at this size.
+MAX_TEXT_BYTES = 64 << 20
+
+
 def read_bytes(source: str | Path, what: str, hint: str = "give a text file") -> tuple[bytes, str]:
     """The bytes of `source` ("-" reads stdin) and the name to show for it in messages.
 
     `what` names the input in errors ("transcript", "subtitles"); every failure is a
-    TranscriptError of one line.
+    TranscriptError of one line. Only a regular file (or stdin) of at most `MAX_TEXT_BYTES` is
+    read: a directory, a FIFO, a device or a socket is refused at once, without waiting for a
+    writer (the file is opened non-blocking and checked on the open descriptor).
     """
     if str(source) == "-":
         try:
-            return sys.stdin.buffer.read(), "<stdin>"
+            return _read_limited(sys.stdin.buffer, "<stdin>", what), "<stdin>"
         except (OSError, ValueError, AttributeError) as exc:
             raise TranscriptError(f"cannot read the {what} from stdin: {exc}") from None
     path = Path(source)
     name = str(path)
-    if path.is_dir():
-        raise TranscriptError(f"{what} {name} is a directory; {hint}")
     try:
-        return path.read_bytes(), name
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise TranscriptError(f"{what} {name} not found; check the path") from None
     except PermissionError:
         raise TranscriptError(
             f"{what} {name} cannot be read (permission denied); check its permissions"
         ) from None
+    except OSError as exc:  # a socket (ENXIO), a loop of links...
+        raise TranscriptError(f"{what} {name} cannot be read ({exc.strerror or exc}); {hint}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise TranscriptError(f"{what} {name} is a directory; {hint}")
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else "a device"
+                    if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a regular file")
+            raise TranscriptError(
+                f"{what} {name} is {kind}, not a regular file; {hint} (or pipe it to stdin with '-')"
+            )
+        if info.st_size > MAX_TEXT_BYTES:
+            _too_big(name, what)
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1  # the handle closes it now
+            return _read_limited(handle, name, what), name
     except OSError as exc:
         raise TranscriptError(f"{what} {name} cannot be read ({exc.strerror or exc})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _read_limited(handle: BinaryIO, name: str, what: str) -> bytes:
+    """Read all of `handle`, refusing more than `MAX_TEXT_BYTES` (reads at most one byte more)."""
+    data = handle.read(MAX_TEXT_BYTES + 1)
+    if len(data) > MAX_TEXT_BYTES:
+        _too_big(name, what)
+    return data
+
+
+def _too_big(name: str, what: str) -> NoReturn:
+    raise TranscriptError(
+        f"{what} {name} holds more than {MAX_TEXT_BYTES >> 20} MiB, far more text than any "
+        "recording is spoken in; is it the right file?"
+    )
 
 
 def read_text(source: str | Path) -> str:
