@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from conftest import write_wav
 
-from subalign import sync
 from subalign.cli import main
 from subalign.formats import parse_subtitles, read_subtitles
 from subalign.media import load_audio
@@ -339,7 +338,7 @@ def _music(seconds: float, seed: int = 0) -> np.ndarray:
     t = np.arange(int(seconds * SR)) / SR
     out = np.zeros_like(t)
     beat = int(0.5 * SR)
-    for k, start in enumerate(range(0, len(t), beat)):
+    for start in range(0, len(t), beat):
         root = 110 * 2 ** (rng.integers(0, 12) / 12)
         seg = slice(start, start + beat)
         for ratio in (1, 1.25, 1.5):
