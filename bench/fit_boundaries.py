@@ -54,11 +54,13 @@ SEED = 0
 WEIGHTS_FILE = REPO / "subalign" / "models" / "hama_boundaries.py"
 
 
-def prepare(wav: Path, model) -> dict:
-    """Align one utterance plainly and build its junctions, with the human times attached."""
+def prepare(wav: Path, model, audio: np.ndarray | None = None, shift: float = 0.0, tag: str = "") -> dict:
+    """Align one utterance plainly and build its junctions, with the human times attached.
+    `audio` replaces the recording (the utterance under a condition, starting `shift` s in)."""
     words = split_words(acc.transcript(wav), language="en")
     toks = model.tokenize([w.spoken for w in words])
-    audio = load_audio(wav, sample_rate=model.sample_rate)
+    if audio is None:
+        audio = load_audio(wav, sample_rate=model.sample_rate)
     em = model.emit(audio)
     grid = R.AcousticGrid(audio)
     classes = [R.phone_class(s) for s in model.vocabulary]
@@ -78,12 +80,29 @@ def prepare(wav: Path, model) -> dict:
     tagged = [_Tagged(s.text, i) for i, s in enumerate(spans)]
     for w, (_, gs, ge) in acc.match(tagged, acc.gold_words(wav)):
         if w.i in index:
-            gold_s[index[w.i]] = gs / R.GRID_SECONDS
-            gold_e[index[w.i]] = ge / R.GRID_SECONDS
+            gold_s[index[w.i]] = (gs + shift) / R.GRID_SECONDS
+            gold_e[index[w.i]] = (ge + shift) / R.GRID_SECONDS
     for j in captured["js"]:
         j.gold_e = gold_e.get(j.index - 1)
         j.gold_s = gold_s.get(j.index)
-    return {"id": f"{wav.parent.name}/{wav.name.split('.')[0]}", "speaker": wav.parent.name, "js": captured["js"]}
+    return {"id": f"{wav.parent.name}/{wav.name.split('.')[0]}{tag}", "speaker": wav.parent.name,
+            "js": captured["js"], "augmented": bool(tag)}
+
+
+def prepare_augmented(wavs: list[Path], model, copies: int, seed: int) -> list[dict]:
+    """Each utterance under `copies` random film-like conditions (`soundtrack.augment`; babble
+    from the *same half's* other speakers, so no held-out voice is heard while fitting)."""
+    import soundtrack as st
+
+    rng = np.random.default_rng(seed)
+    audio = {w: load_audio(w, sample_rate=model.sample_rate) for w in wavs}
+    out = []
+    for w in wavs:
+        others = [a for v, a in audio.items() if v.parent.name != w.parent.name]
+        for c in range(copies):
+            y, shift = st.augment(audio[w], rng, others)
+            out.append(prepare(w, model, y, shift, tag=f"#aug{c}"))
+    return out
 
 
 class _Tagged:
@@ -230,7 +249,7 @@ def line(name: str, es: np.ndarray, ee: np.ndarray) -> str:
             f"≤100ms {np.mean(a <= 100):6.1%}  mean {a.mean():5.1f}ms  median {np.median(a):5.1f}ms")
 
 
-def write_weights(weights: dict, speakers: tuple[str, ...], n_utts: int) -> None:
+def write_weights(weights: dict, speakers: tuple[str, ...], n_utts: int, augment: int = 0) -> None:
     def fmt(x):
         if isinstance(x, list):
             return "[" + ", ".join(fmt(v) for v in x) + "]"
@@ -241,11 +260,14 @@ def write_weights(weights: dict, speakers: tuple[str, ...], n_utts: int) -> None
     WEIGHTS_FILE.write_text(
         '"""The hama model\'s boundary weights: fitted weights of the word-boundary scorers in\n'
         'subalign/align/refine.py (generated; do not edit).\n\n'
-        "Written by `python bench/fit_boundaries.py --write`: a conditional logit over candidate\n"
+        f"Written by `python bench/fit_boundaries.py --write{f' --augment {augment}' if augment else ''}`: a conditional logit over candidate\n"
         f"boundaries (soft targets, sigma {SIGMA * R.GRID_SECONDS * 1000:.0f} ms), {HIDDEN} tanh units per side, L2 {L2}, seed {SEED},\n"
         "fitted on the human word labels of\n"
         f"TIMIT speakers {', '.join(speakers)} ({n_utts} utterances of the NLTK\n"
-        "sample in ../shared/corpus/timit_nltk_sample; the other six speakers are held out). They\n"
+        "sample in ../shared/corpus/timit_nltk_sample; the other six speakers are held out)"
+        + (f",\neach utterance clean and under {augment} random film-like conditions (music, noise, babble,\n"
+           "reverberation, a telephone band, digital silence, level changes: bench/soundtrack.py augment)"
+           if augment else "") + ". They\n"
         "describe the timing of the embedded hama model's emissions, so they apply to it only.\n"
         '"""\n\n'
         "# fmt: off\n"
@@ -260,6 +282,8 @@ def main() -> int:
     ap.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus" / "timit_nltk_sample")
     ap.add_argument("--cache", type=Path, help="keep the prepared junctions here between runs")
     ap.add_argument("--write", action="store_true", help="rewrite subalign/models/hama_boundaries.py (half A fit)")
+    ap.add_argument("--augment", type=int, default=0, metavar="N",
+                    help="also fit on each utterance under N random film-like conditions (bench/soundtrack.py)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cache = args.cache / "junctions.pkl" if args.cache else None
@@ -275,15 +299,34 @@ def main() -> int:
             cache.write_bytes(pickle.dumps(utts))
     half_a = [u for u in utts if u["speaker"] in HALF_A]
     half_b = [u for u in utts if u["speaker"] not in HALF_A]
+    extra: dict[str, list] = {"A": [], "B": []}
+    if args.augment:
+        aug_cache = args.cache / f"augmented-{args.augment}.pkl" if args.cache else None
+        if aug_cache is not None and aug_cache.exists():
+            extra = pickle.loads(aug_cache.read_bytes())
+        else:
+            model = get_model("hama")
+            t = time.perf_counter()
+            wavs = acc.utterances(args.corpus)
+            for name, seed in (("A", 1), ("B", 2)):
+                part = [w for w in wavs if (w.parent.name in HALF_A) == (name == "A")]
+                extra[name] = prepare_augmented(part, model, args.augment, seed)
+            print(f"prepared {sum(map(len, extra.values()))} augmented utterances in {time.perf_counter() - t:.0f} s",
+                  file=sys.stderr)
+            if aug_cache is not None:
+                aug_cache.write_bytes(pickle.dumps(extra))
     fits = {}
     for name, train in (("A", half_a), ("B", half_b)):
-        fits[name] = fit([j for u in train for j in u["js"]])
+        fits[name] = fit([j for u in train + extra[name] for j in u["js"]])
     rows = {
         "half B, fitted on A (held out)": evaluate(half_b, fits["A"]),
         "half A, fitted on B (held out)": evaluate(half_a, fits["B"]),
         "half A, fitted on A (in sample)": evaluate(half_a, fits["A"]),
         "half B, fitted on B (in sample)": evaluate(half_b, fits["B"]),
     }
+    if args.augment:
+        rows["half B augmented, fitted on A (held out)"] = evaluate(extra["B"], fits["A"])
+        rows["half A augmented, fitted on B (held out)"] = evaluate(extra["A"], fits["B"])
     print(f"TIMIT sample: half A = {', '.join(HALF_A)} ({len(half_a)} utterances); half B = the other "
           f"{len({u['speaker'] for u in half_b})} speakers ({len(half_b)} utterances)")
     for name, (es, ee) in rows.items():
@@ -292,7 +335,7 @@ def main() -> int:
     print(line("all 120, each half held out", np.concatenate([h[0] for h in held]),
                np.concatenate([h[1] for h in held])))
     if args.write:
-        write_weights(fits["A"], HALF_A, len(half_a))
+        write_weights(fits["A"], HALF_A, len(half_a), args.augment)
         print(f"wrote {WEIGHTS_FILE.relative_to(REPO)} (fitted on half A)")
     return 0
 

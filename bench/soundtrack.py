@@ -194,3 +194,94 @@ def mix_at(speech: np.ndarray, other: np.ndarray, snr_db: float, speech_level: f
     other = np.resize(other, len(speech))
     gain = level / (rms(other) * 10 ** (snr_db / 20))
     return (speech + gain * other).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# Conditions a film puts speech under: each takes one utterance (16 kHz float) and returns the
+# new audio and how far (s) the utterance moved in it. Used by bench/accuracy_soundtracks.py
+# (scoring) and bench/fit_boundaries.py --augment (fitting), with disjoint seeds.
+
+#: Silence (s) before and after the utterance where a bed plays on its own: the first and the
+#: last word of a file have music or noise on one side, not room tone.
+PAD = 1.0
+
+CONDITIONS = ("clean", "music 20 dB", "music 10 dB", "music 5 dB", "babble 20 dB", "babble 10 dB",
+              "pink 20 dB", "pink 10 dB", "reverb", "telephone", "digital silence", "level changes")
+
+
+def _padded(x: np.ndarray, seed: int, level_db: float = -60.0) -> np.ndarray:
+    n = int(PAD * SR)
+    return np.concatenate([room_tone(PAD, level_db, seed), x, room_tone(PAD, level_db, seed + 1)])[: len(x) + 2 * n]
+
+
+def condition(name: str, x: np.ndarray, seed: int, others: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """Utterance `x` under condition `name` (one of CONDITIONS; `others`: other speakers'
+    utterances for babble). Beds run through the padding, so the speech starts and ends inside them."""
+    x = np.asarray(x, dtype=np.float32)
+    level = active_level(x)
+    kind, _, db = name.partition(" ")
+    if name == "clean":
+        return x, 0.0
+    if kind in ("music", "babble", "pink"):
+        padded = _padded(x, seed)
+        seconds = len(padded) / SR + 0.1
+        bed = (music(seconds, seed) if kind == "music" else babble(others, seconds, seed=seed) if kind == "babble"
+               else pink_noise(seconds, seed))
+        return mix_at(padded, bed, float(db.split()[0]), speech_level=level), PAD
+    if name == "reverb":
+        return reverb(_padded(x, seed), rt60=0.7, seed=seed, wet=0.6), PAD
+    if name == "telephone":
+        return telephone(_padded(x, seed, -50.0)), PAD
+    if name == "digital silence":
+        # an edit: exact zeros joined to the recording's own background, no fade
+        n = int(PAD * SR)
+        return np.concatenate([np.zeros(n, np.float32), x, np.zeros(n, np.float32)]), PAD
+    if name == "level changes":
+        # a loud scene cut to quiet dialogue and back: music at the speech's level before and
+        # after, the speech itself 20 dB down (its own leading and trailing silence between)
+        quiet = x * 10 ** (-20 / 20)
+        loud = music(PAD * 2 + 0.1, seed)
+        loud = loud * level / rms(loud)
+        n = int(PAD * SR)
+        return np.concatenate([loud[:n], quiet, loud[n : 2 * n]]).astype(np.float32), PAD
+    raise ValueError(f"unknown condition {name!r}")
+
+
+def augment(x: np.ndarray, rng: np.random.Generator, others: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """One random film-like condition for fitting (a wider, randomized family around the scored
+    CONDITIONS: any bed level from 0 to 25 dB, brown noise too, rooms of 0.3-1.0 s, a bed under a
+    reverberant voice, varied padding). Returns the audio and where the utterance starts in it."""
+    x = np.asarray(x, dtype=np.float32)
+    level = active_level(x)
+    seed = int(rng.integers(1 << 30))
+    pad = float(rng.uniform(0.3, 1.5))
+    n = int(pad * SR)
+    kind = rng.choice(["music", "music", "pink", "brown", "babble", "reverb", "reverb+music", "telephone",
+                       "zeros", "levels"])
+    if kind == "zeros":
+        return np.concatenate([np.zeros(n, np.float32), x, np.zeros(n, np.float32)]), pad
+    if kind == "levels":
+        loud = music(2 * pad + 0.1, seed)
+        loud = loud * level / rms(loud) * 10 ** (rng.uniform(-6, 6) / 20)
+        quiet = x * 10 ** (rng.uniform(-30, -10) / 20)
+        return np.concatenate([loud[:n], quiet, loud[n : 2 * n]]).astype(np.float32), pad
+    padded = np.concatenate([room_tone(pad, -60.0, seed), x, room_tone(pad, -60.0, seed + 1)])
+    seconds = len(padded) / SR + 0.1
+    if kind == "telephone":
+        return telephone(padded), pad
+    if kind.startswith("reverb"):
+        padded = reverb(padded, rt60=float(rng.uniform(0.3, 1.0)), seed=seed, wet=float(rng.uniform(0.3, 0.7)))
+        if kind == "reverb":
+            return padded, pad
+        kind = "music"
+    if kind == "music":
+        bed = music(seconds, seed, drums=bool(rng.random() < 0.7), plucks=bool(rng.random() < 0.7))
+    elif kind == "pink":
+        bed = pink_noise(seconds, seed)
+    elif kind == "brown":
+        bed = np.cumsum(np.random.default_rng(seed).standard_normal(int(seconds * SR)))
+        bed = bed - np.convolve(bed, np.ones(801) / 801, mode="same")  # no DC drift
+        bed = (bed / rms(bed)).astype(np.float32)
+    else:
+        bed = babble(others, seconds, seed=seed)
+    return mix_at(padded, bed, float(rng.uniform(0, 25)), speech_level=level), pad
