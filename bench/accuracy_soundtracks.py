@@ -53,8 +53,10 @@ def _write(path: Path, x: np.ndarray) -> None:
         w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
 
 
-def held_out(corpus: Path) -> list[Path]:
-    return [w for w in acc.utterances(corpus) if w.parent.name not in HALF_A]
+def held_out(corpus: Path, half: str = "B") -> list[Path]:
+    """Half B (held out: the default), or half A (the speakers the weights and the guard were
+    fitted on; for tuning)."""
+    return [w for w in acc.utterances(corpus) if (w.parent.name in HALF_A) == (half == "A")]
 
 
 def _job(args: tuple) -> tuple[str, int, list, float, float]:
@@ -77,6 +79,8 @@ def main() -> int:
     ap.add_argument("--conditions", default=",".join(st.CONDITIONS), help="comma-separated, from: "
                     + ", ".join(st.CONDITIONS))
     ap.add_argument("--limit", type=int, default=0, help="only the first N held-out utterances")
+    ap.add_argument("--half", choices=("A", "B"), default="B",
+                    help="B: the held-out speakers (default); A: the fitted ones, for tuning")
     ap.add_argument("--procs", type=int, default=1, help="worker processes (timings then overlap)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
@@ -85,7 +89,7 @@ def main() -> int:
     if unknown:
         print(f"unknown condition(s): {', '.join(unknown)}", file=sys.stderr)
         return 2
-    wavs = held_out(args.corpus)[: args.limit or None]
+    wavs = held_out(args.corpus, args.half)[: args.limit or None]
     if not wavs:
         print(f"no utterances under {args.corpus}", file=sys.stderr)
         return 2
@@ -118,7 +122,8 @@ def main() -> int:
         by_name[name].append((ours, [], golds[k]))
         spent[name][0] += s
         spent[name][1] += dur
-    print(f"TIMIT sample, held-out speakers (not in {', '.join(HALF_A)}): {len(wavs)} utterances, "
+    print(f"TIMIT sample, {'held-out speakers (not in' if args.half == 'B' else 'FITTED speakers (in'} "
+          f"{', '.join(HALF_A)}): {len(wavs)} utterances, "
           f"{sum(len(g) for g in golds)} gold words per condition; beds {st.PAD:.0f} s either side")
     print(acc._header() + f" {'max':>8}")
     out: dict = {"utterances": len(wavs), "rows": {}}

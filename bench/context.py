@@ -64,7 +64,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
     contexts = [float(c) for c in args.contexts.split(",")]
-    model = load_model("hama")  # the instance align_media uses (loaded once per process)
+    model = load_model("hama", "auto", "auto")  # the very instance align_media uses (cached per arguments)
     rows, out = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "joined.wav"

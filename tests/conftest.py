@@ -103,3 +103,20 @@ def run_on_terminal(cmd: list[str], rows: int = 24, cols: int = 80, **popen) -> 
         seen += data
     os.close(master)
     return proc.wait(timeout=60), seen
+
+
+def music_bed(seconds: float, seed: int = 0, rate: int = 16_000) -> np.ndarray:
+    """A little synthesized music: a chord per half second (three detuned partials each) and a
+    noise hit on every beat, unit RMS."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    out = np.zeros_like(t)
+    beat = int(0.5 * rate)
+    for start in range(0, len(t), beat):
+        root = 110 * 2 ** (rng.integers(0, 12) / 12)
+        seg = slice(start, start + beat)
+        for ratio in (1, 1.25, 1.5):
+            out[seg] += np.sin(2 * np.pi * root * ratio * t[seg]) * np.exp(-(t[seg] - t[start]) * 3)
+        hit = min(beat // 4, len(t) - start)
+        out[start : start + hit] += rng.standard_normal(hit) * np.exp(-np.arange(hit) / (0.03 * rate))
+    return (out / np.sqrt(np.mean(out**2))).astype(np.float32)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_wav
+from conftest import music_bed, write_wav
 
 from subalign.cli import main
 from subalign.formats import parse_subtitles, read_subtitles
@@ -331,23 +331,6 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, subs_text, outpu
 # Film-like audio: music, room tone, digital silence; the speech pattern and the words
 
 
-def _music(seconds: float, seed: int = 0) -> np.ndarray:
-    """A little synthesized music: a chord per half second (three detuned partials each) and a
-    noise hit on every beat, unit RMS."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SR)) / SR
-    out = np.zeros_like(t)
-    beat = int(0.5 * SR)
-    for start in range(0, len(t), beat):
-        root = 110 * 2 ** (rng.integers(0, 12) / 12)
-        seg = slice(start, start + beat)
-        for ratio in (1, 1.25, 1.5):
-            out[seg] += np.sin(2 * np.pi * root * ratio * t[seg]) * np.exp(-(t[seg] - t[start]) * 3)
-        hit = min(beat // 4, len(t) - start)
-        out[start : start + hit] += rng.standard_normal(hit) * np.exp(-np.arange(hit) / (0.03 * SR))
-    return (out / np.sqrt(np.mean(out**2))).astype(np.float32)
-
-
 @dataclass
 class Film:
     wav: Path
@@ -378,7 +361,7 @@ def film(timit, tmp_path_factory) -> Film:
     waveform = np.concatenate(parts)
     speech_level = np.sqrt(np.mean(np.concatenate([load_audio(u[1], sample_rate=SR) for u in chosen[6:16]]) ** 2))
     bed_from = int((cues[6][1] - 8.5) * SR)
-    music = _music(len(waveform) / SR - bed_from / SR + 1, seed=4)[: len(waveform) - bed_from]
+    music = music_bed(len(waveform) / SR - bed_from / SR + 1, seed=4)[: len(waveform) - bed_from]
     bed = music * speech_level * 10 ** (-15 / 20)
     only = slice(0, int(8 * SR))
     bed[only] = music[only] * speech_level  # the music-only stretch, as loud as the dialogue
