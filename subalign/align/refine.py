@@ -19,6 +19,12 @@ gap between two words a boundary belongs to; this module decides *where* in that
   it, and the classes of the phonemes on both sides (a quiet gap before a stop is usually its
   closure, not a pause).
 
+* Where music or noise masks the edges of speech, the energy features see no onset and the scorers
+  would push a start (or an end) to the edge of its window; a speech detector that holds under
+  them (Silero, `models.vad`) bounds the candidates: a start no earlier than GUARD before the
+  detected onset of its speech, an end no later than GUARD_END after its end (only where the
+  background there is loud; in a quiet pause the energy features are right).
+
 The scorers' weights are data that a model ships (`EmissionModel.boundary_weights`; hama's are
 `models/hama_boundaries.py`), fitted by `bench/fit_boundaries.py` as a
 conditional logit over the candidates, on human word labels the weights file names. They belong
