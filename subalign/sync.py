@@ -94,6 +94,9 @@ UNCLAIMED = 0.25
 #: A first word refined to start more than this (s) before the speech onset near its CTC spike
 #: starts at that onset instead.
 EARLY = 0.1
+#: Words that put a cue further than this (s) from the speech the cue pattern placed it on are
+#: not trusted: the speech placement stands.
+DISAGREE = 0.5
 #: How each cue was placed.
 METHODS = ("words", "speech", "interpolated", "nothing")
 
@@ -720,6 +723,11 @@ def _assemble(subs: Subtitles, orig: list[tuple[float, float]], sayable: list[bo
             onset = _unclaimed_onset(start, prev_end, activity)
             if onset is not None:
                 start = refine_start(onset, activity, energy, lo=prev_end, hi=start)
+            if i in speech_times and abs(start - speech_times[i][0]) > DISAGREE:
+                # the words landed far from the speech the cue pattern gave this cue: words
+                # that also fit a neighbour's speech (condensed text next to a dropped cue)
+                prev_end = max(prev_end, speech_times[i][1])
+                continue
             placed[i] = (start, max(e, start))
             methods[i], scores[i], words[i] = "words", score, ws
             prev_end = placed[i][1]
