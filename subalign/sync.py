@@ -15,7 +15,9 @@ descriptions. So two signals are used, each where it works:
    the neighbours; `align.anchoring`). A cue whose words are found gets its first word's refined
    start (`align.pieces`, as `subalign align` times words) — or, when speech that no cue accounts
    for runs on right before that word (opening words dropped by the subtitler), the onset of that
-   speech. Cues whose words are not found keep step 1's timing.
+   speech. Cues whose words are not found keep step 1's timing, and so do cues whose words land
+   more than DISAGREE from the speech step 1 placed them on (words that also fit a neighbour's
+   speech, e.g. condensed text next to a dropped cue).
 3. **How each cue was placed** is recorded (`CueTiming.method`): "words", "speech",
    "interpolated" (neither found it; timed by the mapping of its stretch of the file) or "nothing"
    (nothing to say, e.g. "[MUSIC]").
