@@ -241,8 +241,9 @@ def test_bad_batch_input_exits_2(tmp_path, capsys, content, message):
 
 @pytest.fixture(scope="module")
 def long_items(timit, tmp_path_factory) -> list[BatchItem]:
-    """Three items of about 15 s each (five sentences of one speaker), long enough to be
-    interrupted in the middle."""
+    """Three items of about 45 s each (five sentences of one speaker, said three times), long
+    enough to be interrupted in the middle even when a loaded machine notices the first item's
+    end late."""
     root = tmp_path_factory.mktemp("long")
     items = []
     for speaker in ("dr5-ftlg0", "dr5-mbgt0", "dr6-fapb0"):
@@ -253,8 +254,8 @@ def long_items(timit, tmp_path_factory) -> list[BatchItem]:
                 continue
             texts.append(txt.read_text().split(maxsplit=2)[2].strip())
             parts.append(load_audio(wav, sample_rate=SR))
-        write_wav(root / f"{speaker}.wav", np.concatenate(parts))
-        (root / f"{speaker}.txt").write_text("\n".join(texts) + "\n")
+        write_wav(root / f"{speaker}.wav", np.concatenate(parts * 3))
+        (root / f"{speaker}.txt").write_text("\n".join(texts * 3) + "\n")
         items.append(BatchItem(root / f"{speaker}.wav", root / "out" / f"{speaker}.srt",
                                transcript=root / f"{speaker}.txt"))
     return items
