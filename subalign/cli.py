@@ -466,17 +466,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _stop_quietly(status: int) -> None:
     """From now on a stop signal ends the process at once with `status` (the run is over)."""
-    with contextlib.suppress(Exception):
-        sys.stdout.flush()
-        sys.stderr.flush()
 
     def stop(signum: int, frame: object) -> None:
         os._exit(status)
 
-    with contextlib.suppress(ValueError):  # not the main thread: nothing to do
-        for sig in interrupts.SIGNALS:
-            if signal.getsignal(sig) != signal.SIG_IGN:
-                signal.signal(sig, stop)
+    # The stop signals are held back while the handlers change: one arriving in between would
+    # otherwise reach the run's handler, whose exception has nowhere to go now (a traceback).
+    # Held back, it reaches `stop` when they are let through again.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, interrupts.SIGNALS)
+    try:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        with contextlib.suppress(ValueError):  # not the main thread: nothing to do
+            for sig in interrupts.SIGNALS:
+                if signal.getsignal(sig) != signal.SIG_IGN:
+                    signal.signal(sig, stop)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _say(line: str) -> None:
