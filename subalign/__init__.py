@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 # The names are imported when first used (PEP 562), so that `subalign --help` and the commands
 # that need little (sync --fast) do not pay for everything else at start-up.
+from ._lazy import lazy_exports  # noqa: E402
 from .errors import (  # noqa: E402
     AlignmentError,
     MediaError,
@@ -40,14 +41,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

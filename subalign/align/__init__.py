@@ -13,7 +13,7 @@ The names below are imported on first use, so that the modules that need no torc
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 __all__ = [
     "forced_align",
@@ -29,9 +29,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY, globals())

@@ -14,7 +14,7 @@ The names below are imported on first use, so that `vad` can be used without imp
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 #: The model used when none is named.
 DEFAULT_MODEL = "hama"
@@ -40,12 +40,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
 
 
 def get_model(name: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto") -> object:
