@@ -33,9 +33,10 @@ whole file, and the cues are then found by the anchoring engine alone, from thei
 from __future__ import annotations
 
 import bisect
+import logging
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from .models import EmissionModel
     from .models.workers import Emitter
 
+log = logging.getLogger(__name__)
 #: A cue is found when the mean probability of its tokens on the best path reaches this (the
 #: anchoring engine's own default, `align.anchoring.MIN_SCORE`).
 MIN_SCORE = 0.25
@@ -84,8 +86,14 @@ LOOKAHEAD = 60.0
 MAX_STRETCH = 1.1
 #: Media at least this long (s) whose cue pattern fits get emissions only around the cues.
 ISLANDS_FROM = 120.0
-#: Audio (s) kept around each cue's predicted place for its emissions and its search.
-MARGIN = 0.6
+#: Audio (s) kept around each cue's predicted place for its emissions and its search (0.6 s
+#: computed 15 % more audio for the same cue starts on bench/sync_film.py).
+MARGIN = 0.3
+#: The longest stretch (s) of audio around neighbouring cues computed in one model call: the
+#: embedded model's cost per second grows with the call's length (attention; measured 0.067 s
+#: per second of audio in 6 s calls, 0.090 in 20 s calls, 0.111 in 29.5 s calls), and a stretch
+#: needs no context beyond its margins.
+ISLAND_SECONDS = 8.0
 #: How far (s) beyond where the mapping puts it a cue the speech did not place is looked for.
 LOOK = 30.0
 #: A first word scoring below this is not trusted to start its cue.
@@ -100,6 +108,15 @@ EARLY = 0.1
 #: not trusted: the speech placement stands.
 DISAGREE = 0.5
 #: How each cue was placed.
+#: With many cues, the words are first looked for in groups spread over the file holding about
+#: this many cues; when fewer than PROBE_SHARE of them (and fewer than PROBE_MIN) are found, the
+#: text is not what is said (a translation) and no more emissions are computed: the speech
+#: pattern places every cue. Other-language subtitles: 0-2 of 120 cues are found by chance;
+#: condensed ones: ~95 %.
+PROBE_CUES = 24
+PROBE_SHARE = 0.15
+PROBE_MIN = 3
+
 METHODS = ("words", "speech", "interpolated", "nothing")
 
 _OLD_STATUS = {"words": "aligned", "speech": "aligned", "interpolated": "interpolated", "nothing": "unspoken"}
@@ -410,6 +427,7 @@ def sync_subtitles(
             emitter = Emitter(acoustic, model, device, dtype, jobs)
         if emitter is not None and emitter.jobs > 1 and len(subs.cues) >= 40:
             emitter.start()  # the workers load the model meanwhile
+        tm = time.perf_counter()
         cues = None if emitter is None else _spoken_cues(subs, acoustic, language, report, emitter)
         t1 = time.perf_counter()
         rate = 16_000 if acoustic is None else acoustic.sample_rate
@@ -419,7 +437,7 @@ def sync_subtitles(
         t2 = time.perf_counter()
         result = retime(subs, waveform, None, acoustic, language=language, cues=cues,
                         progress=report, sample_rate=rate, emitter=emitter, **options)
-    result.timings.update(text=t1 - t0, decode=t2 - t1, total=time.perf_counter() - t0)
+    result.timings.update(model=tm - t0, text=t1 - tm, decode=t2 - t1, total=time.perf_counter() - t0)
     return result
 
 
@@ -481,7 +499,7 @@ def retime(
             trusted_pattern = fit is not None and fit.confidence >= MIN_PATTERN
             predicted = _predicted(orig, said, fitted, fit, speech_times, duration) if trusted_pattern else {}
             word_hits = _words(cues, waveform, sr, emissions, emitter or Emitter(acoustic, "", jobs=1),
-                               predicted, duration, min_score, max_cells, progress, timings)
+                               predicted, duration, min_score, max_cells, progress, timings, activity)
     timings["words"] = time.perf_counter() - t1
 
     # 3. Times and methods, in file order, never overlapping.
@@ -582,12 +600,13 @@ def _predicted(orig: list[tuple[float, float]], said: list[int], fitted: list[in
 def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Tensor | None,
            emitter: Emitter, predicted: dict[int, tuple[float, float, bool]], duration: float,
            min_score: float, max_cells: int | None, progress: Progress | None,
-           timings: dict[str, float]) -> dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]]:
+           timings: dict[str, float], activity: SpeechActivity | None = None,
+           ) -> dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]]:
     """Cues found by their words: (start, end, words, score, CTC start of the first word) by cue
     index. With `predicted` places (the speech pattern fits), each cue is looked for there, and
-    on long media only the audio around those places gets emissions."""
-    from .align.anchoring import anchor_units
-    from .align.chunks import ChunkAligner
+    on long media only the audio around those places gets emissions. `activity` (the speech
+    detector over the whole file) bounds the boundary refinement's moves."""
+    from .align.refine import GRID_HOP, GRID_SECONDS
 
     acoustic = emitter.model
     fs = acoustic.frame_seconds
@@ -597,41 +616,113 @@ def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Ten
     use_islands = trusted_pattern and duration >= ISLANDS_FROM and emissions is None
     if use_islands:
         islands = _islands([(predicted[c.index][0] - MARGIN, predicted[c.index][1] + MARGIN)
-                            for c in cues], fs, total, emitter.window_seconds() or 120.0)
+                            for c in cues], fs, total, min(ISLAND_SECONDS, emitter.window_seconds() or 120.0))
     else:
         islands = [(0, total)]
-    report = stage_progress(progress, "emissions", sum(b - a for a, b in islands) * fs)
+    grid = activity.on_grid(GRID_SECONDS) if activity is not None and sr == 16_000 and hop % GRID_HOP == 0 else None
+    jobs: list[_Island] = []
+    for lo, hi in islands:
+        members = [c for c in cues if lo * fs <= sum(predicted[c.index][:2]) / 2 < hi * fs] if use_islands else cues
+        if members:
+            spans = ({c.index: (int(predicted[c.index][0] / fs) - lo, int(predicted[c.index][1] / fs) - lo)
+                      for c in members} if trusted_pattern else None)
+            jobs.append(_Island(lo, waveform[lo * hop : min(len(waveform), hi * hop)], members, spans,
+                                grid[lo * hop // GRID_HOP :] if grid is not None else None))
     pieces_out: dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]] = {}
-    groups = [(lo, hi, [c for c in cues if lo * fs <= sum(predicted[c.index][:2]) / 2 < hi * fs]
-               if use_islands else cues) for lo, hi in islands]
-    groups = [(lo, hi, members) for lo, hi, members in groups if members]
     te = time.perf_counter()
-    if emissions is not None:
-        parts = [emissions[lo:hi] for lo, hi, _ in groups]
-    elif groups == [(0, total, cues)]:
-        parts = [emitter.emit(waveform, progress=report)]
-    else:  # all the islands' windows to the workers at once
-        parts = emitter.emit_many([waveform[lo * hop : min(len(waveform), hi * hop)] for lo, hi, _ in groups],
-                                  progress=report)
-        parts = [p[: hi - lo] for p, (lo, hi, _) in zip(parts, groups, strict=True)]
-    timings["emissions"] = time.perf_counter() - te
-    for part, (lo, hi, members) in zip(parts, groups, strict=True):
-        aligner = ChunkAligner(part, acoustic.blank, acoustic.word_boundary)
-        frames = int(part.shape[0])
-        if trusted_pattern:
-            spans = {c.index: (int(predicted[c.index][0] / fs) - lo, int(predicted[c.index][1] / fs) - lo)
-                     for c in members}
-            margin = int(MARGIN / fs)
-            policy: object = _Predicted(spans, frames, margin)
+    spent = {"emissions": 0.0, "alignment": 0.0}
+
+    def run(batch: list[int]) -> tuple[int, int]:
+        """The jobs in `batch` (emissions, then the words, in the workers): (cues looked for,
+        cues found)."""
+        looked = found = 0
+        if emissions is not None or not use_islands:  # one job: its emissions by all the workers
+            part = (emissions if emissions is not None
+                    else emitter.emit(waveform, progress=stage_progress(progress, "emissions", duration)))
+            spent["emissions"] += time.perf_counter() - te
+            results = iter([(0, _align_island(acoustic, jobs[batch[0]], min_score, max_cells, part))])
         else:
-            policy = _OldTimes(1.0 / fs, frames)
-        hits = anchor_units(aligner, members, policy, min_score=min_score,  # type: ignore[arg-type]
-                            max_cells=max_cells)
-        pieces_out.update(_refined(members, hits, part, waveform, lo, hop, acoustic))
-        if progress is not None:
-            progress("alignment", min(1.0, hi / max(1, total)))
-    timings["emitted_seconds"] = sum(b - a for a, b in islands) * fs
+            results = emitter.run_each(_align_island, [(jobs[k], min_score, max_cells) for k in batch],
+                                       sum(len(jobs[k].audio) for k in batch) / sr)
+        for j, (out, hits, t_emit, t_align) in results:  # type: ignore[misc]
+            pieces_out.update(out)
+            found += hits
+            looked += len(jobs[batch[j]].members)
+            spent["emissions"] += t_emit
+            spent["alignment"] += t_align
+            if progress is not None:
+                progress("emissions", min(1.0, looked / max(1, len(cues))))
+                progress("alignment", min(1.0, looked / max(1, len(cues))))
+        return looked, found
+
+    if emissions is None and use_islands:
+        from .align import forced_align_backend
+
+        forced_align_backend()  # the extension built (once) here, before the workers load it
+    order = list(range(len(jobs)))
+    probe = _probe(jobs) if use_islands else []
+    if probe:
+        looked, found = run(probe)
+        timings["probe_found"] = found / max(1, looked)
+        if found < max(PROBE_MIN, PROBE_SHARE * looked):  # the words are not the speech: stop here
+            log.info("sync: %d of %d cues probed were found by their words: the text is not what is "
+                     "said; the speech pattern places the cues", found, looked)
+            order = []
+        else:
+            order = [k for k in order if k not in set(probe)]
+    if order:
+        run(order)
+    timings["emissions_cpu"] = spent["emissions"]  # summed over the workers
+    timings["alignment_cpu"] = spent["alignment"]
+    timings["emitted_seconds"] = sum(len(jobs[k].audio) for k in set(probe) | set(order)) / sr
     return pieces_out
+
+
+@dataclass
+class _Island:
+    """One stretch of audio to align cues in (a worker's job): its first frame in the file, its
+    samples, the cues, their predicted frames in it (None: search by their old times) and the
+    speech detector's probability on the refiner's grid from its start."""
+
+    lo: int
+    audio: np.ndarray
+    members: list[_Cue]
+    spans: dict[int, tuple[int, int]] | None
+    speech: np.ndarray | None
+
+
+def _align_island(acoustic: EmissionModel, job: _Island, min_score: float, max_cells: int | None,
+                  part: torch.Tensor | None = None,
+                  ) -> tuple[dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]], int, float, float]:
+    """A job's emissions (unless given) and its cues found and aligned in them: (the found cues'
+    times and words by cue index, how many were found, seconds computing emissions, seconds
+    aligning). Runs in a worker process (module-level: it is sent by name)."""
+    from .align.anchoring import anchor_units
+    from .align.chunks import ChunkAligner
+
+    t0 = time.perf_counter()
+    if part is None:
+        part = acoustic.emit(np.asarray(job.audio, dtype=np.float32))
+    t1 = time.perf_counter()
+    fs = acoustic.frame_seconds
+    hop = int(round(fs * acoustic.sample_rate))
+    frames = int(part.shape[0])
+    policy: object = (_Predicted(job.spans, frames, int(MARGIN / fs)) if job.spans is not None
+                      else _OldTimes(1.0 / fs, frames))
+    hits = anchor_units(ChunkAligner(part, acoustic.blank, acoustic.word_boundary), job.members,
+                        policy, min_score=min_score, max_cells=max_cells)  # type: ignore[arg-type]
+    out = _refined(job.members, hits, part, job.audio, job.lo, hop, acoustic, job.speech)
+    return out, len(hits), t1 - t0, time.perf_counter() - t1
+
+
+def _probe(jobs: list[_Island]) -> list[int]:
+    """Jobs evenly spread over the file holding about PROBE_CUES cues (none when there are
+    few): aligned first, they tell whether the subtitles' words are what is said at all."""
+    n = sum(len(j.members) for j in jobs)
+    if n < 3 * PROBE_CUES:
+        return []
+    picks = max(1, min(len(jobs), round(PROBE_CUES * len(jobs) / n)))
+    return sorted({int((k + 0.5) * len(jobs) / picks) for k in range(picks)})
 
 
 def _islands(spans: list[tuple[float, float]], fs: float, total: int,
@@ -652,10 +743,13 @@ def _islands(spans: list[tuple[float, float]], fs: float, total: int,
     return out
 
 
-def _refined(members: list[_Cue], hits: dict[int, Found], part: torch.Tensor, waveform: np.ndarray,
-             lo: int, hop: int, acoustic: EmissionModel) -> dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]]:
+def _refined(members: list[_Cue], hits: dict[int, Found], part: torch.Tensor, samples: np.ndarray,
+             lo: int, hop: int, acoustic: EmissionModel, speech: np.ndarray | None = None,
+             ) -> dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]]:
     """The found cues' words aligned again as short files with the boundary refinement (as
-    `subalign align` times words): (start, end, words, score) by cue index, in seconds."""
+    `subalign align` times words): (start, end, words, score) by cue index, in seconds. `part`
+    and `samples` (the emissions and audio of the stretch) and `speech` (the speech detector's
+    probability on the refiner's grid) start at frame `lo` of the file."""
     from .align.pieces import AudioWindow, SentenceUnit, align_pieces, plan_pieces
     from .align.refine import refinable
 
@@ -679,10 +773,10 @@ def _refined(members: list[_Cue], hits: dict[int, Found], part: torch.Tensor, wa
     pieces = plan_pieces(units, found, 1.0 / fs, frames)
     audio = None
     if refinable(acoustic):
-        seg = waveform[lo * hop : (lo + frames) * hop]
+        seg = samples[: frames * hop]
         step = 10 * acoustic.sample_rate
         audio = AudioWindow(iter([seg[i : i + step] for i in range(0, len(seg), step)]))
-    spans = align_pieces(pieces, part, acoustic, found, audio, refine=audio is not None)
+    spans = align_pieces(pieces, part, acoustic, found, audio, refine=audio is not None, speech=speech)
     offset = lo * fs
     out: dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]] = {}
     for u in units:

@@ -109,6 +109,44 @@ def test_tokenize_uses_g2p_phonemes(hama_model):
     assert all(i not in (hama_model.blank, hama_model.word_boundary) for w in ids for i in w)
 
 
+def test_the_lexicon_is_used_and_gives_the_g2p_tokens(hama_model):
+    """The shipped lexicon was built for the installed hama (a stale one would silently cost
+    seconds per film) and holds what the G2P says, for a seeded sample of its words and for
+    spoken forms the text rules make ("one" -> "wun", "I'll" -> "eye'll", "H" -> "aitch")."""
+    import random
+
+    from subalign.models.hama import SEPARATOR, _lexicon
+    from subalign.text import split_words
+
+    lex = _lexicon()
+    assert len(lex) > 100_000, "the lexicon is missing or was built for another hama: tools/build_lexicon.py"
+    spoken = [p for w in split_words("One, I'll say H and Tuesday's 42 cats.", language="en") for p in w.spoken.split()]
+    sample = random.Random(7).sample(sorted(lex), 60) + spoken
+    assert all(w in lex for w in spoken), [w for w in spoken if w not in lex]
+    plain = HamaModel()
+    plain.lexicon_path = None
+    for word in sample:
+        assert (lex[word].split(SEPARATOR) if lex[word] else []) == plain.g2p_symbols(word), word
+    with_lexicon = HamaModel()
+    assert with_lexicon.tokenize(sample) == plain.tokenize(sample)
+    assert with_lexicon.tokenize(["zqxjv"]) == plain.tokenize(["zqxjv"])  # not in it: the G2P
+
+
+def test_a_lexicon_for_another_hama_is_not_used(tmp_path):
+    import gzip
+
+    from subalign.models.hama import _lexicon
+
+    stale = tmp_path / "lexicon.txt.gz"
+    with gzip.open(stale, "wt", encoding="utf-8") as f:
+        f.write("# hama=0.1 encoder.hama=1\nshe\tb|o|g|u|s\n")
+    assert _lexicon(stale) == {}
+    assert _lexicon(tmp_path / "missing.txt.gz") == {}
+    model = HamaModel()
+    model.lexicon_path = stale
+    assert [model.vocabulary[i] for i in model.tokenize(["she"])[0]] == ["ʃ", "i"]
+
+
 def test_unknown_model_is_a_clear_error():
     from subalign.errors import ModelError
 

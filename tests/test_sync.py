@@ -433,3 +433,59 @@ def test_cli_fast_mode_writes_each_cues_method(film, tmp_path):
     assert doc["meta"]["mode"] == "fast" and doc["meta"]["methods"]["speech"] == len(film.cues)
     assert all(c["method"] == "speech" and c["status"] == "aligned" for c in doc["cues"])
     assert doc["meta"]["pattern_confidence"] >= 6
+
+
+def _islands_for(film: Film, monkeypatch) -> None:
+    """The film (80 s, 16 cues) takes the path of long media: emissions only around the cues,
+    in jobs that the workers run (computing and aligning), a probe of 4 cues first."""
+    from subalign import sync
+    from subalign.models import workers
+
+    monkeypatch.setattr(sync, "ISLANDS_FROM", 30.0)
+    monkeypatch.setattr(sync, "PROBE_CUES", 4)
+    monkeypatch.setattr(workers, "MIN_POOL_SECONDS", 5.0)
+
+
+def test_cues_aligned_in_worker_jobs_match_this_process(film, monkeypatch):
+    """Two workers compute and align the stretches around the cues: the same times, words and
+    methods as one process, and the cues on their speech."""
+    from subalign.models import load_model
+    from subalign.models.workers import Emitter
+
+    _islands_for(film, monkeypatch)
+    model = load_model("hama", "auto", "auto")
+    subs = _film_subs(film, change=lambda a, k: a + 4.0)
+    one = retime(subs, film.waveform, None, model, emitter=Emitter(model, "hama", jobs=1))
+    two = retime(subs, film.waveform, None, model, emitter=Emitter(model, "hama", jobs=2))
+    assert one.timings["emitted_seconds"] < 0.8 * len(film.waveform) / SR  # only around the cues
+    assert two.timings["emitted_seconds"] == one.timings["emitted_seconds"]
+    assert [t.method for t in two.cues] == [t.method for t in one.cues]
+    assert all(t.method == "words" for t in two.cues)
+    for a, b in zip(one.cues, two.cues, strict=True):
+        assert (a.start, a.end) == pytest.approx((b.start, b.end), abs=1e-6)
+        assert [(w.text, round(w.start, 6), round(w.end, 6)) for w in a.words] == \
+               [(w.text, round(w.start, 6), round(w.end, 6)) for w in b.words]
+    errors = [abs(t.start - a) for t, (_, a, _) in zip(two.cues, film.cues, strict=True)]
+    assert statistics.median(errors) <= 0.03 and max(errors) <= 0.15, errors
+
+
+def test_a_translation_stops_after_the_probe(film, monkeypatch):
+    """Subtitles in another language: the probe's cues are not found by their words, so no more
+    emissions are computed, and the speech pattern places every cue."""
+    from subalign.models import load_model
+    from subalign.models.workers import Emitter
+
+    _islands_for(film, monkeypatch)
+    model = load_model("hama", "auto", "auto")
+    german = ("Der alte Mann ging langsam über die Brücke und sah auf das Wasser hinunter "
+              "während die Sonne hinter den Hügeln unterging").split()
+    other = _film_subs(film, text=lambda k, t: " ".join(german[k % 7 : k % 7 + max(3, len(t.split()) - 2)]),
+                       change=lambda a, k: a + 4.0)
+    exact = retime(_film_subs(film, change=lambda a, k: a + 4.0), film.waveform, None, model,
+                   emitter=Emitter(model, "hama", jobs=1))
+    result = retime(other, film.waveform, None, model, emitter=Emitter(model, "hama", jobs=2))
+    assert result.timings["probe_found"] < 0.15 and exact.timings["probe_found"] == 1.0
+    assert result.timings["emitted_seconds"] < 0.5 * exact.timings["emitted_seconds"]
+    assert result.found == 0 and {t.method for t in result.cues} == {"speech"}
+    errors = [abs(t.start - a) for t, (_, a, _) in zip(result.cues, film.cues, strict=True)]
+    assert statistics.median(errors) <= 0.06 and max(errors) <= 0.3, errors

@@ -49,6 +49,11 @@ class EmissionModel:
         """Token ids for each word's spoken form (an empty list when nothing is pronounceable)."""
         raise NotImplementedError
 
+    def costly_forms(self, words: Sequence[str], language: str | None = None) -> list[str]:
+        """The words whose tokens cost real work (a G2P model run), worth sending to worker
+        processes; the rest `tokenize` answers at once (a lexicon, a cache). Default: all."""
+        return list(words)
+
     def emit(self, waveform: np.ndarray, progress: Callable[[float], None] | None = None) -> torch.Tensor:
         """CTC log-probabilities (T, C), T = len(waveform) // hop + 1, for a float32 mono
         waveform at `sample_rate`; `progress` gets seconds of audio as they are done."""

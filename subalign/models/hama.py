@@ -8,8 +8,12 @@ G2P model that spells text in the same IPA tokens. The recogniser accepts at mos
 
 from __future__ import annotations
 
+import gzip
 import logging
+import os
 from collections.abc import Callable, Sequence
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,6 +37,54 @@ CONTEXT_SECONDS = 2.0
 #: (128 by default) and the padding costs time; spoken words are short, and a longer one gets a
 #: model built for 128 (the output is the same: checked on TIMIT's prompts).
 G2P_INPUT = 16
+
+
+#: The recogniser's tokens for ~130,000 English spoken words (the spoken forms of the CMU
+#: Pronouncing Dictionary's headwords), computed by tools/build_lexicon.py with this module's own
+#: G2P path (`HamaModel.g2p_symbols`). The G2P costs ~3 ms of one
+#: core per distinct word; a lookup costs microseconds. Words not in it go through the G2P.
+LEXICON = Path(__file__).with_name("data") / "hama_lexicon.txt.gz"
+_G2P_ASSETS = ("encoder.hama", "decoder_step.hama", "g2p_vocab.json", "asr_waveform.hama")
+#: Between a word's token symbols in the lexicon (no symbol of the vocabulary contains it).
+SEPARATOR = "|"
+
+
+def lexicon_key() -> str:
+    """What the lexicon's phonemes depend on: hama's version and its G2P assets (their sizes).
+    A lexicon written under another key is not used."""
+    from importlib import metadata
+
+    import hama
+
+    assets = Path(hama.__file__).with_name("assets")
+    try:
+        version = metadata.version("hama")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    sizes = " ".join(f"{a}={(assets / a).stat().st_size if (assets / a).exists() else 0}" for a in _G2P_ASSETS)
+    return f"hama={version} {sizes}"
+
+
+@cache
+def _lexicon(path: Path = LEXICON) -> dict[str, str]:
+    """spoken word -> its token symbols (joined by SEPARATOR), or {} when the file is missing or was built for
+    another hama (then every word goes through the G2P, as before)."""
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        log.debug("no pronunciation lexicon (%s): every word goes through the G2P", exc)
+        return {}
+    head, _, body = text.partition("\n")
+    if head != f"# {lexicon_key()}":
+        log.debug("the pronunciation lexicon was built for %r, not %r: not used", head[2:], lexicon_key())
+        return {}
+    out: dict[str, str] = {}
+    for line in body.splitlines():
+        word, tab, phonemes = line.partition("\t")
+        if tab:
+            out[word] = phonemes
+    return out
 
 
 def _g2p(hama: object, max_input_len: int) -> object:
@@ -118,6 +170,9 @@ class HamaModel(EmissionModel):
         self._window = int(window_seconds * SAMPLE_RATE)
         self._context = int(context_seconds * SAMPLE_RATE)
         self._cache: dict[str, list[int]] = {}
+        #: the pronunciation lexicon consulted before the G2P (None: the G2P for every word, as
+        #: with SUBALIGN_NO_LEXICON=1 in the environment)
+        self.lexicon_path: Path | None = None if os.environ.get("SUBALIGN_NO_LEXICON") else LEXICON
         self._espeak: dict[str, tuple[object, dict[str, list[int]]]] = {}
 
     # -- text -> tokens -------------------------------------------------------------------------
@@ -131,6 +186,15 @@ class HamaModel(EmissionModel):
         if base in self.languages:
             return [self._tokenize_word(w) for w in words]
         return [self._tokenize_espeak(w, language or base) for w in words]
+
+    def costly_forms(self, words: Sequence[str], language: str | None = None) -> list[str]:
+        """The words with a part neither in the lexicon nor tokenized before (espeak's
+        languages: all but those tokenized before)."""
+        base = (language or "en").strip().replace("-", "_").split("_")[0].lower()
+        if base not in self.languages:
+            return list(words)
+        lexicon, cached = self._lexicon, self._cache
+        return [w for w in words if any(p not in cached and p not in lexicon for p in w.split())]
 
     def _tokenize_espeak(self, spoken: str, language: str) -> list[int]:
         from .g2p_espeak import EspeakG2P, to_inventory
@@ -153,17 +217,28 @@ class HamaModel(EmissionModel):
         for part in spoken.split():
             cached = self._cache.get(part)
             if cached is None:
-                result = self._g2p_for(part).predict(part)
-                cached = []
-                for al in result.alignments:
-                    tid = self._ids.get(al.phoneme)
-                    if tid is None or tid in (self.blank, self.word_boundary):
-                        log.debug("G2P token %r of %r is not in the recogniser's vocabulary", al.phoneme, part)
-                        continue
-                    cached.append(tid)
+                known = self._lexicon.get(part)
+                symbols = self.g2p_symbols(part) if known is None else known.split(SEPARATOR) if known else []
+                cached = [self._ids[p] for p in symbols]
                 self._cache[part] = cached
             ids.extend(cached)
         return ids
+
+    @property
+    def _lexicon(self) -> dict[str, str]:
+        return _lexicon(self.lexicon_path) if self.lexicon_path is not None else {}
+
+    def g2p_symbols(self, part: str) -> list[str]:
+        """The recogniser's tokens (symbols) for one spoken part by hama's G2P, lexicon aside:
+        its phonemes that the recogniser knows, blank and word boundary left out."""
+        out = []
+        for al in self._g2p_for(part).predict(part).alignments:
+            tid = self._ids.get(al.phoneme)
+            if tid is None or tid in (self.blank, self.word_boundary):
+                log.debug("G2P token %r of %r is not in the recogniser's vocabulary", al.phoneme, part)
+                continue
+            out.append(al.phoneme)
+        return out
 
     def _g2p_for(self, part: str) -> object:
         """The G2P model for a spoken part: the short-input one unless the part is too long."""

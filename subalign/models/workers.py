@@ -24,7 +24,7 @@ import contextlib
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -50,8 +50,14 @@ def default_jobs() -> int:
 
 
 def _init(spec: str, device: str, dtype: str) -> None:
-    """Worker start: one torch thread (the workers are the parallelism), the model loaded once."""
+    """Worker start: one torch thread and one BLAS thread (the workers are the parallelism), the
+    model loaded once. NumPy's BLAS otherwise starts a thread per core in every worker, and its
+    spinning threads took the other workers' cores: a sync of a 10-minute film computed its
+    emissions in 28 core-seconds instead of 23 and aligned in 3.3 instead of 1.9."""
     torch.set_num_threads(1)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # for the life of the worker
     from .registry import load_model
 
     _worker_model.append(load_model(spec, device, dtype))
@@ -63,6 +69,10 @@ def _run_window(samples: np.ndarray) -> np.ndarray:
 
 def _noop() -> None:
     return None
+
+
+def _call(fn: Callable, args: tuple) -> object:
+    return fn(_worker_model[0], *args)
 
 
 def _tokenize(forms: list[str], language: str | None) -> list[list[int]]:
@@ -96,16 +106,34 @@ class ModelPool:
     def map_windows(self, segments: Iterable[np.ndarray],
                     done: Callable[[int], None] | None = None) -> list[np.ndarray]:
         """The model's output for each segment, in order; `done` hears each index finished."""
+        out: dict[int, np.ndarray] = {}
+        for k, frames in self.iter_windows(segments):
+            out[k] = frames
+            if done is not None:
+                done(k)
+        return [out[k] for k in range(len(out))]
+
+    def iter_windows(self, segments: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+        """(index, the model's output) for each segment, as the workers finish them."""
         pool = self._pool()
         futures = [pool.submit(_run_window, np.ascontiguousarray(s, dtype=np.float32)) for s in segments]
         try:
-            out: list[np.ndarray | None] = [None] * len(futures)
             index = {f: k for k, f in enumerate(futures)}
             for f in cf.as_completed(futures):
-                out[index[f]] = f.result()
-                if done is not None:
-                    done(index[f])
-            return out  # type: ignore[return-value]
+                yield index[f], f.result()
+        except BaseException:  # an error, Ctrl-C, or the caller stopped early (GeneratorExit)
+            self.close(kill=True)
+            raise
+
+    def iter_calls(self, fn: Callable, calls: Sequence[tuple]) -> Iterator[tuple[int, object]]:
+        """(index, `fn(model, *calls[index])`) for each call, run in the workers (with their
+        model) and yielded as each finishes; `fn` must be a module-level function."""
+        pool = self._pool()
+        futures = [pool.submit(_call, fn, args) for args in calls]
+        try:
+            index = {f: k for k, f in enumerate(futures)}
+            for f in cf.as_completed(futures):
+                yield index[f], f.result()
         except BaseException:
             self.close(kill=True)
             raise
@@ -211,29 +239,52 @@ class Emitter:
                   progress: Callable[[float], None] | None = None) -> list[torch.Tensor]:
         """`emit` of each segment (e.g. the stretches of audio around cues), their windows all
         computed by the workers together when that pays."""
+        out = dict(self.emit_each(segments, progress))
+        return [out[k] for k in range(len(segments))]
+
+    def emit_each(self, segments: Sequence[np.ndarray],
+                  progress: Callable[[float], None] | None = None) -> Iterator[tuple[int, torch.Tensor]]:
+        """(index, `emit` of segment index) for each segment, as each is done: the caller works
+        on one while the workers compute the others (in order when there are no workers)."""
         total = sum(len(s) for s in segments) / self.model.sample_rate
         if not self.parallel(total):
-            return [self.model.emit(np.asarray(s, dtype=np.float32), progress=progress) for s in segments]
-        plans, flat, owner = [], [], []
+            for k, s in enumerate(segments):
+                yield k, self.model.emit(np.asarray(s, dtype=np.float32), progress=progress)
+            return
+        flat, owner = [], []
+        left: list[int] = []  # windows not yet done, per segment
         for k, seg in enumerate(segments):
             wav = np.ascontiguousarray(np.asarray(seg, dtype=np.float32).reshape(-1))
             plan = self.model.window_plan(len(wav)) or []
-            plans.append((wav, plan))
+            left.append(len(plan))
             for w in plan:
                 flat.append(wav[w.start : w.stop])
                 owner.append((k, w))
         hop = int(round(self.model.frame_seconds * self.model.sample_rate))
-
-        def done(i: int) -> None:
+        parts: list[dict[int, np.ndarray]] = [{} for _ in segments]
+        for k, seg in enumerate(segments):
+            if left[k] == 0:  # no window planned (e.g. an empty segment): the model itself
+                yield k, self.model.emit(np.asarray(seg, dtype=np.float32))
+        for i, frames in self._pool().iter_windows(flat):  # type: ignore[union-attr]
+            k, w = owner[i]
+            parts[k][i] = np.asarray(w.core(frames, hop), dtype=np.float32)
             if progress is not None:
-                w = owner[i][1]
                 progress((w.keep_stop - w.keep_start) * hop / self.model.sample_rate)
+            left[k] -= 1
+            if left[k] == 0:
+                yield k, torch.from_numpy(np.concatenate([parts[k][j] for j in sorted(parts[k])], axis=0))
+                parts[k] = {}
 
-        outs = self._pool().map_windows(flat, done)  # type: ignore[union-attr]
-        parts: list[list[np.ndarray]] = [[] for _ in segments]
-        for (k, w), out in zip(owner, outs, strict=True):
-            parts[k].append(np.asarray(w.core(out, hop), dtype=np.float32))
-        return [torch.from_numpy(np.concatenate(p, axis=0)) for p in parts]
+    def run_each(self, fn: Callable, calls: Sequence[tuple], seconds: float) -> Iterator[tuple[int, object]]:
+        """(index, `fn(model, *calls[index])`) for each call, as each finishes: in the workers
+        (each with its own model) when `seconds` of audio are worth it, else here in order.
+        For jobs that compute emissions and then work on them (e.g. align a stretch of audio):
+        the workers do both, and this process stays free."""
+        if not self.parallel(seconds):
+            for k, args in enumerate(calls):
+                yield k, fn(self.model, *args)
+            return
+        yield from self._pool().iter_calls(fn, calls)  # type: ignore[union-attr]
 
     def start(self) -> None:
         """Start the workers now (they load the model while this process does other work)."""
@@ -242,11 +293,17 @@ class Emitter:
             pool.start()
 
     def tokenize(self, forms: Sequence[str], language: str | None) -> list[list[int]]:
-        """`model.tokenize(forms, language)`, split across the workers for a long text."""
+        """`model.tokenize(forms, language)`, split across the workers for a long text: the
+        forms that cost real work (`costly_forms`: not in the model's lexicon) go to the
+        workers, the rest are answered here."""
         pool = self._pool()
-        if pool is None or len(forms) < MIN_POOL_FORMS:
+        costly = self.model.costly_forms(forms, language) if pool is not None else []
+        if pool is None or len(costly) < MIN_POOL_FORMS:
             return self.model.tokenize(forms, language)
-        return pool.tokenize(forms, language, here=self.model.tokenize)
+        slow = dict(zip(costly, pool.tokenize(costly, language, here=self.model.tokenize), strict=True))
+        rest = [f for f in forms if f not in slow]
+        quick = dict(zip(rest, self.model.tokenize(rest, language), strict=True))
+        return [slow[f] if f in slow else quick[f] for f in forms]
 
 
 def emit_windows(plan: Sequence[Window], wav: np.ndarray, model: EmissionModel,
