@@ -8,7 +8,11 @@ with room-tone pauses of 0.3-1.2 s into one file of about 7 minutes, aligns it w
 bench/accuracy.py), the emission time, and how far the emissions move from those of the longest
 context (largest absolute log-probability difference, and the frames whose best token changes).
 
-    python bench/context.py [--contexts 4,2,1,0.5] [--json OUT]
+The engine's cost per second of audio grows with the call's length (attention), so shorter
+windows can cost less even with their larger share of context: `--configs WINDOW:CONTEXT,...`
+compares window lengths too (the emission time is one process, this machine).
+
+    python bench/context.py [--contexts 4,2,1,0.5] [--configs 29.5:2,16:2,12:1] [--json OUT]
 """
 
 from __future__ import annotations
@@ -61,9 +65,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus" / "timit_nltk_sample")
     ap.add_argument("--contexts", default="4,2,1,0.5", help="seconds of context on each side, comma-separated")
+    ap.add_argument("--configs", help="WINDOW:CONTEXT seconds, comma-separated (instead of --contexts)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
-    contexts = [float(c) for c in args.contexts.split(",")]
+    configs = ([tuple(float(x) for x in c.split(":")) for c in args.configs.split(",")] if args.configs
+               else [(29.5, float(c)) for c in args.contexts.split(",")])
     model = load_model("hama", "auto", "auto")  # the very instance align_media uses (cached per arguments)
     rows, out = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,10 +77,11 @@ def main() -> int:
         text, gold = build(args.corpus, path)
         audio = load_audio(path, sample_rate=model.sample_rate)
         ref = None
-        print(f"{len(gold)} labelled words, {len(audio) / model.sample_rate:.0f} s of audio; window 29.5 s")
-        print(f"{'context':<12}" + acc._header()[40:] + f" {'emit s':>7} {'extra':>6} {'max Δlogp':>9} {'argmax≠':>8}")
-        for c in contexts:
-            model._context = int(c * model.sample_rate)
+        print(f"{len(gold)} labelled words, {len(audio) / model.sample_rate:.0f} s of audio")
+        print(f"{'window:context':<14}" + acc._header()[40:] + f" {'emit s':>7} {'extra':>6} {'max Δlogp':>9} {'argmax≠':>8}")
+        window0, context0 = model._window, model._context
+        for w, c in configs:
+            model._window, model._context = int(w * model.sample_rate), int(c * model.sample_rate)
             plan = model.window_plan(len(audio))
             computed = sum(w.stop - w.start for w in plan) / len(audio) - 1
             em = model.emit(audio).numpy()
@@ -84,12 +91,13 @@ def main() -> int:
             changed = float(np.mean(em.argmax(1) != ref.argmax(1)))
             res = align_media(path, text, jobs=1, long=False)
             sc = acc.score([(res.words, res.cues, gold)])
-            rows[c] = sc
+            rows[(w, c)] = sc
             r = sc["all"]
-            print(f"{c:<6.1f} s    " + acc._row("", sc)[40:].rstrip()
+            print(f"{w:>5.1f}:{c:<4.1f} s  " + acc._row("", sc)[40:].rstrip()
                   + f" {res.timings['emissions']:>7.1f} {computed:>6.1%} {diff:>9.3f} {changed:>8.2%}")
-            out[str(c)] = {"all": r, "emissions_s": res.timings["emissions"], "extra_audio": computed,
-                           "max_dlogp": diff, "argmax_changed": changed}
+            out[f"{w}:{c}"] = {"all": r, "emissions_s": res.timings["emissions"], "extra_audio": computed,
+                               "max_dlogp": diff, "argmax_changed": changed}
+        model._window, model._context = window0, context0
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))

@@ -139,10 +139,17 @@ class ModelPool:
             raise
 
     def start(self) -> None:
-        """Start the workers without waiting for them."""
+        """Start the workers without waiting for them. Starting a process waits until the
+        forkserver has imported torch (~1 s), so a thread does it while this process goes on
+        (a failure shows at the first real call)."""
         pool = self._pool()
-        for _ in range(self.jobs):
-            pool.submit(_noop)
+
+        def go() -> None:
+            with contextlib.suppress(Exception):
+                for _ in range(self.jobs):
+                    pool.submit(_noop)
+
+        threading.Thread(target=go, name="subalign-workers-start", daemon=True).start()
 
     def tokenize(self, forms: Sequence[str], language: str | None,
                  here: Callable[[list[str], str | None], list[list[int]]] | None = None) -> list[list[int]]:
