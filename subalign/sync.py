@@ -36,7 +36,7 @@ import bisect
 import logging
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -499,7 +499,7 @@ def retime(
             trusted_pattern = fit is not None and fit.confidence >= MIN_PATTERN
             predicted = _predicted(orig, said, fitted, fit, speech_times, duration) if trusted_pattern else {}
             word_hits = _words(cues, waveform, sr, emissions, emitter or Emitter(acoustic, "", jobs=1),
-                               predicted, duration, min_score, max_cells, progress, timings, activity)
+                               predicted, duration, min_score, max_cells, progress, timings)
     timings["words"] = time.perf_counter() - t1
 
     # 3. Times and methods, in file order, never overlapping.
@@ -600,14 +600,10 @@ def _predicted(orig: list[tuple[float, float]], said: list[int], fitted: list[in
 def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Tensor | None,
            emitter: Emitter, predicted: dict[int, tuple[float, float, bool]], duration: float,
            min_score: float, max_cells: int | None, progress: Progress | None,
-           timings: dict[str, float], activity: SpeechActivity | None = None,
-           ) -> dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]]:
+           timings: dict[str, float]) -> dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]]:
     """Cues found by their words: (start, end, words, score, CTC start of the first word) by cue
     index. With `predicted` places (the speech pattern fits), each cue is looked for there, and
-    on long media only the audio around those places gets emissions. `activity` (the speech
-    detector over the whole file) bounds the boundary refinement's moves."""
-    from .align.refine import GRID_HOP, GRID_SECONDS
-
+    on long media only the audio around those places gets emissions."""
     acoustic = emitter.model
     fs = acoustic.frame_seconds
     hop = int(round(fs * sr))
@@ -619,15 +615,13 @@ def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Ten
                             for c in cues], fs, total, min(ISLAND_SECONDS, emitter.window_seconds() or 120.0))
     else:
         islands = [(0, total)]
-    grid = activity.on_grid(GRID_SECONDS) if activity is not None and sr == 16_000 and hop % GRID_HOP == 0 else None
     jobs: list[_Island] = []
     for lo, hi in islands:
         members = [c for c in cues if lo * fs <= sum(predicted[c.index][:2]) / 2 < hi * fs] if use_islands else cues
         if members:
             spans = ({c.index: (int(predicted[c.index][0] / fs) - lo, int(predicted[c.index][1] / fs) - lo)
                       for c in members} if trusted_pattern else None)
-            jobs.append(_Island(lo, waveform[lo * hop : min(len(waveform), hi * hop)], members, spans,
-                                grid[lo * hop // GRID_HOP :] if grid is not None else None))
+            jobs.append(_Island(lo, waveform[lo * hop : min(len(waveform), hi * hop)], members, spans))
     pieces_out: dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]] = {}
     te = time.perf_counter()
     spent = {"emissions": 0.0, "alignment": 0.0}
@@ -681,14 +675,12 @@ def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Ten
 @dataclass
 class _Island:
     """One stretch of audio to align cues in (a worker's job): its first frame in the file, its
-    samples, the cues, their predicted frames in it (None: search by their old times) and the
-    speech detector's probability on the refiner's grid from its start."""
+    samples, the cues, and their predicted frames in it (None: search by their old times)."""
 
     lo: int
     audio: np.ndarray
     members: list[_Cue]
     spans: dict[int, tuple[int, int]] | None
-    speech: np.ndarray | None
 
 
 def _align_island(acoustic: EmissionModel, job: _Island, min_score: float, max_cells: int | None,
@@ -711,7 +703,7 @@ def _align_island(acoustic: EmissionModel, job: _Island, min_score: float, max_c
                       else _OldTimes(1.0 / fs, frames))
     hits = anchor_units(ChunkAligner(part, acoustic.blank, acoustic.word_boundary), job.members,
                         policy, min_score=min_score, max_cells=max_cells)  # type: ignore[arg-type]
-    out = _refined(job.members, hits, part, job.audio, job.lo, hop, acoustic, job.speech)
+    out = _refined(job.members, hits, part, job.audio, job.lo, hop, acoustic)
     return out, len(hits), t1 - t0, time.perf_counter() - t1
 
 
@@ -744,12 +736,13 @@ def _islands(spans: list[tuple[float, float]], fs: float, total: int,
 
 
 def _refined(members: list[_Cue], hits: dict[int, Found], part: torch.Tensor, samples: np.ndarray,
-             lo: int, hop: int, acoustic: EmissionModel, speech: np.ndarray | None = None,
-             ) -> dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]]:
+             lo: int, hop: int, acoustic: EmissionModel) -> dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]]:
     """The found cues' words aligned again as short files with the boundary refinement (as
     `subalign align` times words): (start, end, words, score) by cue index, in seconds. `part`
-    and `samples` (the emissions and audio of the stretch) and `speech` (the speech detector's
-    probability on the refiner's grid) start at frame `lo` of the file."""
+    and `samples` (the emissions and audio of the stretch) start at frame `lo` of the file. The
+    speech detector that bounds the refinement runs on each piece's own audio, as in `align`
+    (bench/sync_film.py: its values over the whole film, computed once, put exact cues' starts a
+    median 15 ms off instead of 11-12)."""
     from .align.pieces import AudioWindow, SentenceUnit, align_pieces, plan_pieces
     from .align.refine import refinable
 
@@ -776,7 +769,7 @@ def _refined(members: list[_Cue], hits: dict[int, Found], part: torch.Tensor, sa
         seg = samples[: frames * hop]
         step = 10 * acoustic.sample_rate
         audio = AudioWindow(iter([seg[i : i + step] for i in range(0, len(seg), step)]))
-    spans = align_pieces(pieces, part, acoustic, found, audio, refine=audio is not None, speech=speech)
+    spans = align_pieces(pieces, part, acoustic, found, audio, refine=audio is not None)
     offset = lo * fs
     out: dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]] = {}
     for u in units:

@@ -25,7 +25,7 @@ from ..models.base import EmissionModel
 from ..text.words import Word
 from ..types import WordSpan
 from .chunks import Found, Unit
-from .refine import GRID_HOP, boundary_refiner
+from .refine import boundary_refiner
 from .words import align_words, build_targets
 
 __all__ = ["AudioWindow", "Piece", "SentenceUnit", "align_pieces", "make_units", "plan_pieces",
@@ -172,11 +172,8 @@ class AudioWindow:
 def align_pieces(
     pieces: Sequence[Piece], emissions: torch.Tensor, acoustic: EmissionModel, found: dict[int, Found],
     audio: AudioWindow | None, refine: bool, progress: Callable[[float], None] | None = None,
-    speech: np.ndarray | None = None,
 ) -> dict[int, WordSpan]:
-    """Each piece aligned as a short file; its words' spans by transcript word index. `speech`:
-    the speech detector's probability on the refiner's 5 ms grid from frame 0 of `emissions`
-    (computed for each piece's audio when not given)."""
+    """Each piece aligned as a short file; its words' spans by transcript word index."""
     hop = int(round(acoustic.frame_seconds * acoustic.sample_rate))
     fs = acoustic.frame_seconds
     separator = acoustic.word_boundary
@@ -188,9 +185,7 @@ def align_pieces(
         part = emissions[p.lo : p.hi].to(torch.float32)
         refiner = None
         if refine and audio is not None:
-            grid = hop // GRID_HOP
-            refiner = boundary_refiner(acoustic, audio.get(p.lo * hop, p.hi * hop), part,
-                                       speech=True if speech is None else _padded(speech, p.lo * grid, p.hi * grid))
+            refiner = boundary_refiner(acoustic, audio.get(p.lo * hop, p.hi * hop), part)
         try:
             spans = align_words(part, toks, texts, fs, blank=acoustic.blank, separator=separator, refine=refiner)
         except TranscriptError:  # cannot happen for found units; keep their anchoring times then
@@ -201,12 +196,6 @@ def align_pieces(
         if progress is not None:
             progress((n + 1) / len(pieces))
     return out
-
-
-def _padded(x: np.ndarray, a: int, b: int) -> np.ndarray:
-    """x[a:b], with zeros where it runs past the end."""
-    out = x[a:b]
-    return out if len(out) == b - a else np.concatenate([out, np.zeros(b - a - len(out), dtype=x.dtype)])
 
 
 def refine_at_pauses(

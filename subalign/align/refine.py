@@ -529,12 +529,10 @@ def speech_on_grid(waveform: np.ndarray) -> np.ndarray:
 
 
 def boundary_refiner(model: EmissionModel, waveform: np.ndarray, emissions: object,
-                     speech: bool | np.ndarray = True) -> Refiner | None:
+                     speech: bool = True) -> Refiner | None:
     """A `refine` step for `align_words` when `model` ships fitted weights, else None: the
     weights describe one model's emission timing and would misplace another's. `speech` bounds
-    the moves by the speech detector's onsets and ends (`GUARD`; about 0.5 % of real time):
-    True computes it from `waveform` at the first call; an array is the detector's probability
-    on the 5 ms grid of `waveform`, computed before (e.g. over a whole film)."""
+    the moves by the speech detector's onsets and ends (`GUARD`; about 0.5 % of real time)."""
     weights = _weights(model)
     if weights is None:
         return None
@@ -545,10 +543,10 @@ def boundary_refiner(model: EmissionModel, waveform: np.ndarray, emissions: obje
     log_probs = np.asarray(emissions.detach().cpu().numpy() if hasattr(emissions, "detach") else emissions,
                            dtype=np.float64)
 
-    activity: list[np.ndarray] = [speech] if isinstance(speech, np.ndarray) else []  # else at the first call
+    activity: list[np.ndarray] = []  # computed at the first call
 
     def run(words: list[list[TokenSpan]], separators: list[TokenSpan | None]) -> list[tuple[float, float]]:
-        if speech is True and not activity:
+        if speech and not activity:
             activity.append(speech_on_grid(waveform))
         return refine_words(words, separators, log_probs, waveform, frame_seconds, vocabulary, blank, wb, weights,
                             speech=activity[0] if activity else None)
