@@ -26,11 +26,15 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
 HOP = 320  # samples per output frame
 MAX_FRAMES = 1500  # the recogniser's hard limit per call (30 s); longer input is silently cut
-#: Audio (s) each window carries on either side of the frames it keeps. Measured by
-#: bench/context.py (7.7 min of held-out-style TIMIT speech, word labels): 2 s aligns as well as
-#: 4 s did (94.0 % of boundaries within 50 ms with both, 83.8 vs 83.6 % within 25 ms) and computes
-#: 15 % extra audio instead of 40 % (emissions 19 % faster); 1 s lost 0.3 points within 50 ms.
-CONTEXT_SECONDS = 2.0
+#: Audio (s) per model call, and the audio each call carries on either side of the frames it
+#: keeps. The engine's cost per second of audio grows with the call's length (attention: 0.057 s
+#: per second in 1 s calls, 0.076 in 10 s, 0.090 in 20 s, 0.111 in 29.5 s, one core), so shorter
+#: calls pay for their larger share of context. Measured by bench/context.py (7.7 min of TIMIT
+#: speech, 2,078 labelled boundaries, one process): 29.5 s windows with 2 s of context (before):
+#: 83.8 % within 25 ms, 94.0 % within 50 ms, emissions 59.2 s; 12 s with 1.5 s: 83.9 %, 94.2 %,
+#: 46.3 s (-22 %); 10 s with 1 s: 83.8 %, 93.9 %, 42.9 s; 16 s with 2 s: 83.6 %, 94.2 %, 52.7 s.
+WINDOW_SECONDS = 12.0
+CONTEXT_SECONDS = 1.5
 
 
 #: Characters of input the G2P model is built for. hama pads every word to its input length
@@ -148,7 +152,7 @@ class HamaModel(EmissionModel):
 
     def __init__(
         self, arg: str | None = None, *, device: str = "auto",
-        window_seconds: float = 29.5, context_seconds: float = CONTEXT_SECONDS,
+        window_seconds: float = WINDOW_SECONDS, context_seconds: float = CONTEXT_SECONDS,
     ) -> None:
         if arg:
             raise ModelError(f"the hama model takes no argument (got {arg!r}); use --model hama")
