@@ -107,7 +107,6 @@ EARLY = 0.1
 #: Words that put a cue further than this (s) from the speech the cue pattern placed it on are
 #: not trusted: the speech placement stands.
 DISAGREE = 0.5
-#: How each cue was placed.
 #: With many cues, the words are first looked for in groups spread over the file holding about
 #: this many cues; when fewer than PROBE_SHARE of them (and fewer than PROBE_MIN) are found, the
 #: text is not what is said (a translation) and no more emissions are computed: the speech
@@ -116,7 +115,7 @@ DISAGREE = 0.5
 PROBE_CUES = 24
 PROBE_SHARE = 0.15
 PROBE_MIN = 3
-
+#: How each cue was placed.
 METHODS = ("words", "speech", "interpolated", "nothing")
 
 _OLD_STATUS = {"words": "aligned", "speech": "aligned", "interpolated": "interpolated", "nothing": "unspoken"}
@@ -603,7 +602,8 @@ def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Ten
            timings: dict[str, float]) -> dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]]:
     """Cues found by their words: (start, end, words, score, CTC start of the first word) by cue
     index. With `predicted` places (the speech pattern fits), each cue is looked for there, and
-    on long media only the audio around those places gets emissions."""
+    on long media only the audio around those places gets emissions: each stretch is one job
+    (`_align_island`) that a worker process computes and aligns, a probe of them first."""
     acoustic = emitter.model
     fs = acoustic.frame_seconds
     hop = int(round(fs * sr))

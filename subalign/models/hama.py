@@ -43,10 +43,10 @@ CONTEXT_SECONDS = 1.5
 G2P_INPUT = 16
 
 
-#: The recogniser's tokens for ~130,000 English spoken words (the spoken forms of the CMU
+#: The recogniser's tokens for ~124,000 English spoken words (the spoken forms of the CMU
 #: Pronouncing Dictionary's headwords), computed by tools/build_lexicon.py with this module's own
-#: G2P path (`HamaModel.g2p_symbols`). The G2P costs ~3 ms of one
-#: core per distinct word; a lookup costs microseconds. Words not in it go through the G2P.
+#: G2P path (`HamaModel.g2p_symbols`). The G2P costs ~3 ms of one core per distinct word; a
+#: lookup costs microseconds. Words not in it go through the G2P.
 LEXICON = Path(__file__).with_name("data") / "hama_lexicon.txt.gz"
 _G2P_ASSETS = ("encoder.hama", "decoder_step.hama", "g2p_vocab.json", "asr_waveform.hama")
 #: Between a word's token symbols in the lexicon (no symbol of the vocabulary contains it).
@@ -71,8 +71,8 @@ def lexicon_key() -> str:
 
 @cache
 def _lexicon(path: Path = LEXICON) -> dict[str, str]:
-    """spoken word -> its token symbols (joined by SEPARATOR), or {} when the file is missing or was built for
-    another hama (then every word goes through the G2P, as before)."""
+    """spoken word -> its token symbols (joined by SEPARATOR), or {} when the file is missing or
+    was built for another hama (then every word goes through the G2P, as before)."""
     try:
         with gzip.open(path, "rt", encoding="utf-8") as f:
             text = f.read()
@@ -223,7 +223,7 @@ class HamaModel(EmissionModel):
             if cached is None:
                 known = self._lexicon.get(part)
                 symbols = self.g2p_symbols(part) if known is None else known.split(SEPARATOR) if known else []
-                cached = [self._ids[p] for p in symbols]
+                cached = [self._ids[p] for p in symbols if p in self._ids]
                 self._cache[part] = cached
             ids.extend(cached)
         return ids
