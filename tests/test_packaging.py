@@ -43,7 +43,8 @@ def test_wheel_installed_outside_the_clone_builds_and_uses_the_extension(tmp_pat
                    "forced_align.h", "trellis.h", "forced_align_kernels.cuh"):
         assert f"subalign/_extensions/{source}" in names
     assert all(n.startswith(("subalign/", "subalign-")) for n in names), names  # no tests, bench
-    assert wheel.stat().st_size < 1 << 20
+    assert "subalign/models/data/hama_lexicon.txt.gz" in names and "subalign/models/data/NOTICE" in names
+    assert wheel.stat().st_size < 2 << 20  # the code, and the embedded model's lexicon (0.84 MB)
 
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", "--system-site-packages", venv)
@@ -71,3 +72,6 @@ def test_wheel_installed_outside_the_clone_builds_and_uses_the_extension(tmp_pat
     where, backend = check.stdout.split()
     assert Path(where).is_relative_to(venv) and backend.startswith("extension"), check.stdout
     assert check.stderr == ""  # built once: no second compile line
+    lexicon = run(python, "-c", "from subalign.models.hama import _lexicon; print(len(_lexicon()))",
+                  cwd=elsewhere, env=env)
+    assert int(lexicon.stdout) > 100_000  # installed with the wheel, and for this hama
