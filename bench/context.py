@@ -1,12 +1,13 @@
 """What the model windows' context costs and buys on long audio.
 
-The embedded model takes at most 30 s per call, so long audio runs in windows of 29.5 s that
-carry `context` seconds on each side, of which only the core frames are kept (4 s: 27 % of the
-audio computed twice). This benchmark joins all 120 TIMIT sample utterances (human word labels)
+The embedded model takes at most 30 s per call, so long audio runs in windows (12 s by default,
+29.5 s before) that carry `context` seconds on each side, of which only the core frames are kept
+(`--contexts` varies the context of 29.5 s windows). This benchmark joins all 120 TIMIT sample utterances (human word labels)
 with room-tone pauses of 0.3-1.2 s into one file of about 7 minutes, aligns it with
 `subalign.align_media` for each context length, and prints the word-boundary accuracy (columns of
 bench/accuracy.py), the emission time, and how far the emissions move from those of the longest
-context (largest absolute log-probability difference, and the frames whose best token changes).
+configuration (largest absolute log-probability difference, and the frames whose best token
+changes).
 
 The engine's cost per second of audio grows with the call's length (attention), so shorter
 windows can cost less even with their larger share of context: `--configs WINDOW:CONTEXT,...`
