@@ -33,6 +33,7 @@ whole file, and the cues are then found by the anchoring engine alone, from thei
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import statistics
 import time
@@ -616,8 +617,8 @@ def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Ten
     else:
         islands = [(0, total)]
     jobs: list[_Island] = []
-    for lo, hi in islands:
-        members = [c for c in cues if lo * fs <= sum(predicted[c.index][:2]) / 2 < hi * fs] if use_islands else cues
+    for (lo, hi), members in zip(islands, _members(cues, islands, predicted, fs) if use_islands else [cues],
+                                 strict=True):
         if members:
             spans = ({c.index: (int(predicted[c.index][0] / fs) - lo, int(predicted[c.index][1] / fs) - lo)
                       for c in members} if trusted_pattern else None)
@@ -705,6 +706,23 @@ def _align_island(acoustic: EmissionModel, job: _Island, min_score: float, max_c
                         policy, min_score=min_score, max_cells=max_cells)  # type: ignore[arg-type]
     out = _refined(job.members, hits, part, job.audio, job.lo, hop, acoustic)
     return out, len(hits), t1 - t0, time.perf_counter() - t1
+
+
+def _members(cues: list[_Cue], islands: list[tuple[int, int]], predicted: dict[int, tuple[float, float, bool]],
+             fs: float) -> list[list[_Cue]]:
+    """The cues of each island (frame ranges sorted by start): those whose predicted middle lies
+    in it, in cue order (one pass over the cues; a cue in two overlapping islands is in both)."""
+    out: list[list[_Cue]] = [[] for _ in islands]
+    starts = [lo * fs for lo, _ in islands]
+    reach = list(itertools.accumulate((hi * fs for _, hi in islands), max))  # the furthest end so far
+    for c in cues:
+        mid = sum(predicted[c.index][:2]) / 2
+        k = bisect.bisect_right(starts, mid) - 1
+        while k >= 0 and mid < reach[k]:  # no island before k reaches mid once reach[k] <= mid
+            if mid < islands[k][1] * fs:
+                out[k].append(c)
+            k -= 1
+    return out
 
 
 def _probe(jobs: list[_Island]) -> list[int]:

@@ -457,6 +457,9 @@ def test_cues_aligned_in_worker_jobs_match_this_process(film, monkeypatch):
     subs = _film_subs(film, change=lambda a, k: a + 4.0)
     one = retime(subs, film.waveform, None, model, emitter=Emitter(model, "hama", jobs=1))
     two = retime(subs, film.waveform, None, model, emitter=Emitter(model, "hama", jobs=2))
+    from subalign.models import workers
+
+    assert workers._pools[("hama", "auto", "auto", 2)]._executor is not None  # the workers ran the jobs
     assert one.timings["emitted_seconds"] < 0.8 * len(film.waveform) / SR  # only around the cues
     assert two.timings["emitted_seconds"] == one.timings["emitted_seconds"]
     assert [t.method for t in two.cues] == [t.method for t in one.cues]
@@ -489,3 +492,27 @@ def test_a_translation_stops_after_the_probe(film, monkeypatch):
     assert result.found == 0 and {t.method for t in result.cues} == {"speech"}
     errors = [abs(t.start - a) for t, (_, a, _) in zip(result.cues, film.cues, strict=True)]
     assert statistics.median(errors) <= 0.06 and max(errors) <= 0.3, errors
+
+
+def test_island_members_are_the_cues_whose_middle_lies_in_them():
+    """The one-pass assignment of cues to stretches equals the plain definition (every stretch,
+    every cue), also where a long cue makes stretches overlap or nest."""
+    from types import SimpleNamespace
+
+    from subalign.sync import _islands, _members
+
+    rng = random.Random(1)
+    for _ in range(500):
+        t, spans = 0.0, []
+        for _ in range(rng.randint(1, 60)):
+            t += rng.uniform(0, 3)
+            d = rng.uniform(0.3, 6)
+            spans.append((t, t + d))
+            t += d * rng.uniform(-0.5, 1)
+        fs = 0.02
+        predicted = {i: (a, b, True) for i, (a, b) in enumerate(spans)}
+        cues = [SimpleNamespace(index=i) for i in range(len(spans))]
+        islands = _islands([(a - 0.3, b + 0.3) for a, b in spans], fs, int(max(b for _, b in spans) / fs) + 100,
+                           rng.choice([2.0, 4.0, 8.0, 120.0]))
+        plain = [[c.index for c in cues if lo * fs <= sum(predicted[c.index][:2]) / 2 < hi * fs] for lo, hi in islands]
+        assert [[c.index for c in m] for m in _members(cues, islands, predicted, fs)] == plain

@@ -324,17 +324,13 @@ def _speech_edges(speech: np.ndarray | None, g: int) -> tuple[int | None, int | 
     a, b = max(0, g - NEAR), min(len(speech), g + NEAR + 1)
     if not on[a:b].any():
         return None, None
-    quiet = ~on
-    before = np.flatnonzero(quiet[:g])
-    after = np.flatnonzero(quiet[g:])
-    start = int(before[-1]) + 1 if before.size else 0
-    stop = g + int(after[0]) if after.size else len(speech)
     if not on[g]:  # between runs: the nearest edges within NEAR
         nxt = np.flatnonzero(on[g:b])
         prv = np.flatnonzero(on[a:g])
-        start = g + int(nxt[0]) if nxt.size else g
-        stop = a + int(prv[-1]) + 1 if prv.size else g
-    return start, stop
+        return (g + int(nxt[0]) if nxt.size else g), (a + int(prv[-1]) + 1 if prv.size else g)
+    before = np.flatnonzero(~on[:g])
+    after = np.flatnonzero(~on[g:])
+    return (int(before[-1]) + 1 if before.size else 0), (g + int(after[0]) if after.size else len(speech))
 
 
 def _loud(grid: AcousticGrid, a: int, b: int) -> bool:

@@ -186,16 +186,20 @@ class HamaModel(EmissionModel):
         English and Korean (and no language) use hama's own G2P; any other language goes through
         espeak-ng, whose phonemes are mapped onto the recogniser's vocabulary.
         """
-        base = (language or "en").strip().replace("-", "_").split("_")[0].lower()
+        base = self._base(language)
         if base in self.languages:
             return [self._tokenize_word(w) for w in words]
         return [self._tokenize_espeak(w, language or base) for w in words]
 
+    @staticmethod
+    def _base(language: str | None) -> str:
+        """The language's base code ("en" for "en-US", "pt" for "pt_BR"; "en" for none)."""
+        return (language or "en").strip().replace("-", "_").split("_")[0].lower()
+
     def costly_forms(self, words: Sequence[str], language: str | None = None) -> list[str]:
         """The words with a part neither in the lexicon nor tokenized before (espeak's
         languages: all but those tokenized before)."""
-        base = (language or "en").strip().replace("-", "_").split("_")[0].lower()
-        if base not in self.languages:
+        if self._base(language) not in self.languages:
             return list(words)
         lexicon, cached = self._lexicon, self._cache
         return [w for w in words if any(p not in cached and p not in lexicon for p in w.split())]

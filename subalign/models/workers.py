@@ -107,29 +107,22 @@ class ModelPool:
                     done: Callable[[int], None] | None = None) -> list[np.ndarray]:
         """The model's output for each segment, in order; `done` hears each index finished."""
         out: dict[int, np.ndarray] = {}
-        for k, frames in self.iter_windows(segments):
-            out[k] = frames
+        for k, frames in self._as_done(_run_window, [(np.ascontiguousarray(s, dtype=np.float32),) for s in segments]):
+            out[k] = frames  # type: ignore[assignment]
             if done is not None:
                 done(k)
         return [out[k] for k in range(len(out))]
 
-    def iter_windows(self, segments: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
-        """(index, the model's output) for each segment, as the workers finish them."""
-        pool = self._pool()
-        futures = [pool.submit(_run_window, np.ascontiguousarray(s, dtype=np.float32)) for s in segments]
-        try:
-            index = {f: k for k, f in enumerate(futures)}
-            for f in cf.as_completed(futures):
-                yield index[f], f.result()
-        except BaseException:  # an error, Ctrl-C, or the caller stopped early (GeneratorExit)
-            self.close(kill=True)
-            raise
-
     def iter_calls(self, fn: Callable, calls: Sequence[tuple]) -> Iterator[tuple[int, object]]:
         """(index, `fn(model, *calls[index])`) for each call, run in the workers (with their
         model) and yielded as each finishes; `fn` must be a module-level function."""
+        return self._as_done(_call, [(fn, args) for args in calls])
+
+    def _as_done(self, task: Callable, calls: Sequence[tuple]) -> Iterator[tuple[int, object]]:
+        """(index, `task(*calls[index])`) in the workers, as each finishes; an error, Ctrl-C or a
+        caller that stops early (GeneratorExit) stops the workers at once."""
         pool = self._pool()
-        futures = [pool.submit(_call, fn, args) for args in calls]
+        futures = [pool.submit(task, *args) for args in calls]
         try:
             index = {f: k for k, f in enumerate(futures)}
             for f in cf.as_completed(futures):
@@ -246,41 +239,27 @@ class Emitter:
                   progress: Callable[[float], None] | None = None) -> list[torch.Tensor]:
         """`emit` of each segment (e.g. the stretches of audio around cues), their windows all
         computed by the workers together when that pays."""
-        out = dict(self.emit_each(segments, progress))
-        return [out[k] for k in range(len(segments))]
-
-    def emit_each(self, segments: Sequence[np.ndarray],
-                  progress: Callable[[float], None] | None = None) -> Iterator[tuple[int, torch.Tensor]]:
-        """(index, `emit` of segment index) for each segment, as each is done: the caller works
-        on one while the workers compute the others (in order when there are no workers)."""
         total = sum(len(s) for s in segments) / self.model.sample_rate
         if not self.parallel(total):
-            for k, s in enumerate(segments):
-                yield k, self.model.emit(np.asarray(s, dtype=np.float32), progress=progress)
-            return
+            return [self.model.emit(np.asarray(s, dtype=np.float32), progress=progress) for s in segments]
         flat, owner = [], []
-        left: list[int] = []  # windows not yet done, per segment
         for k, seg in enumerate(segments):
             wav = np.ascontiguousarray(np.asarray(seg, dtype=np.float32).reshape(-1))
-            plan = self.model.window_plan(len(wav)) or []
-            left.append(len(plan))
-            for w in plan:
+            for w in self.model.window_plan(len(wav)) or []:
                 flat.append(wav[w.start : w.stop])
                 owner.append((k, w))
         hop = int(round(self.model.frame_seconds * self.model.sample_rate))
-        parts: list[dict[int, np.ndarray]] = [{} for _ in segments]
-        for k, seg in enumerate(segments):
-            if left[k] == 0:  # no window planned (e.g. an empty segment): the model itself
-                yield k, self.model.emit(np.asarray(seg, dtype=np.float32))
-        for i, frames in self._pool().iter_windows(flat):  # type: ignore[union-attr]
-            k, w = owner[i]
-            parts[k][i] = np.asarray(w.core(frames, hop), dtype=np.float32)
+
+        def done(i: int) -> None:
             if progress is not None:
+                w = owner[i][1]
                 progress((w.keep_stop - w.keep_start) * hop / self.model.sample_rate)
-            left[k] -= 1
-            if left[k] == 0:
-                yield k, torch.from_numpy(np.concatenate([parts[k][j] for j in sorted(parts[k])], axis=0))
-                parts[k] = {}
+
+        outs = self._pool().map_windows(flat, done)  # type: ignore[union-attr]
+        parts: list[list[np.ndarray]] = [[] for _ in segments]
+        for (k, w), out in zip(owner, outs, strict=True):
+            parts[k].append(np.asarray(w.core(out, hop), dtype=np.float32))
+        return [torch.from_numpy(np.concatenate(p, axis=0)) for p in parts]
 
     def run_each(self, fn: Callable, calls: Sequence[tuple], seconds: float) -> Iterator[tuple[int, object]]:
         """(index, `fn(model, *calls[index])`) for each call, as each finishes: in the workers
