@@ -482,6 +482,10 @@ def _stop_quietly(status: int) -> None:
             for sig in interrupts.SIGNALS:
                 if signal.getsignal(sig) != signal.SIG_IGN:
                     signal.signal(sig, stop)
+    except interrupts.Interrupted:
+        # A signal that arrived just before the block: the interpreter runs its handler at the
+        # next bytecode, here. The run is over, so it ends the process as `stop` would.
+        os._exit(status)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
