@@ -25,6 +25,13 @@ gap between two words a boundary belongs to; this module decides *where* in that
   detected onset of its speech, an end no later than GUARD_END after its end (only where the
   background there is loud; in a quiet pause the energy features are right).
 
+* Inside a music bed or noise the energy and spectral changes the scorers read are masked too, so
+  a model may ship a second pair of scorers, the *noisy* ones, fitted on speech under film-like
+  conditions (music, noise, babble, reverberation, ...). A junction whose surroundings (5 s either
+  side) never get NOISY_DB under loud speech is scored by them; they also read the energy above
+  the background floor and the speech detector's probability around each candidate. Clean
+  recordings (pauses far under the speech) keep the clean scorers, so their times do not change.
+
 The scorers' weights are data that a model ships (`EmissionModel.boundary_weights`; hama's are
 `models/hama_boundaries.py`), fitted by `bench/fit_boundaries.py` as a
 conditional logit over the candidates, on human word labels the weights file names. They belong
@@ -43,8 +50,8 @@ from ..models.base import EmissionModel
 from ..types import TokenSpan
 from .words import Refiner
 
-__all__ = ["AcousticGrid", "Junction", "boundary_refiner", "decode", "junctions", "load_weights", "phone_class",
-           "refinable", "refine_words", "speech_on_grid"]
+__all__ = ["AcousticGrid", "Junction", "boundary_refiner", "decode", "junctions", "load_weights", "noisy_junctions",
+           "phone_class", "refinable", "refine_words", "scorers", "speech_on_grid"]
 
 SAMPLE_RATE = 16_000
 GRID_HOP = 80  # samples: a 5 ms grid
@@ -72,6 +79,20 @@ NEAR = 40
 #: The guard applies only where the 100 ms beyond it are no more than this (dB) under loud
 #: speech: in a quiet pause the energy features are right and the detector's edges are coarser.
 QUIET_DB = 30.0
+#: The background floor for the noisy scorers' features: the quietest 20 ms within FLOOR_REACH
+#: grid steps (1 s) either side, searched in blocks of FLOOR_BLOCK, subtracted FLOOR_OVER times
+#: (3 dB over it: 88.4 % instead of 87.6 % of boundaries within 50 ms in pink noise at 10 dB,
+#: the rest alike); energy under it is clipped FLOOR_DEPTH dB below it.
+FLOOR_REACH = 200
+FLOOR_BLOCK = 20
+FLOOR_DEPTH = 20.0
+FLOOR_OVER = 2.0
+#: A junction whose surroundings (NOISY_REACH grid steps either side, 5 s) never get more than
+#: NOISY_DB under loud speech (their 5th percentile of energy) lies in a music bed or noise: the
+#: model's noisy scorers decide it (fitted on film-like conditions; see `boundary weights`). Clean
+#: TIMIT stays above 42 dB, beds 20 dB under speech are at 23-33 dB (bench/accuracy_soundtracks.py).
+NOISY_DB = 36.0
+NOISY_REACH = 1000
 
 # Phoneme classes by IPA symbol; boundaries behave differently after and before each.
 _STOPS = {"p", "b", "t", "d", "k", "g", "ɡ", "t͡ʃ", "d͡ʒ", "ʔ"}
@@ -79,6 +100,7 @@ _FRICATIVES = {"f", "v", "θ", "ð", "s", "z", "ʃ", "ʒ", "h"}
 _NASALS = {"m", "n", "ŋ"}
 _LIQUIDS = {"l", "ɹ", "w", "j", "ɫ", "ɾ"}
 NUM_CLASSES = 5
+NOISY_COLUMNS = 7
 
 
 def phone_class(symbol: str) -> int:
@@ -157,6 +179,12 @@ class AcousticGrid:
             self.change[k] = (d_e, d_m, d_h, d_l)
         self.left6 = (self.mean_e(g - 6, g) - self.ref) / 10
         self.right6 = (self.mean_e(g, g + 6) - self.ref) / 10
+        # Energy above the background (the quietest stretch within FLOOR_REACH, from 20 ms
+        # means): a steady music bed or noise shrinks the changes of log_e at a word's edge;
+        # above the floor they stand out again (features of the noisy scorers only).
+        above = _above_floor(self.mean_e(g - 2, g + 2))
+        c_above = _cumsum(above)
+        self.change_above = {k: (_wmean(c_above, g, g + k) - _wmean(c_above, g - k, g)) / 10 for k in (2, 4, 8)}
         floor = log_e.min()
         after = np.concatenate([log_e, np.full(20, floor)])
         before = np.concatenate([np.full(20, floor), log_e])
@@ -167,6 +195,22 @@ class AcousticGrid:
     def mean_e(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Mean log-energy (dB) over grid points [a, b), clipped to the file (never empty)."""
         return _wmean(self._c_e, a, b)
+
+
+def _above_floor(smooth_db: np.ndarray) -> np.ndarray:
+    """Energy (dB) above the background floor: the floor at each grid point is the lowest 20 ms
+    mean within FLOOR_REACH either side (block minima, so long files stay linear), subtracted
+    FLOOR_OVER times (the lowest mean is under the background's usual level); the result is
+    floored FLOOR_DEPTH dB under the floor, so that in the background alone little varies."""
+    n = smooth_db.size
+    nb = -(-n // FLOOR_BLOCK)
+    blocks = np.pad(smooth_db, (0, nb * FLOOR_BLOCK - n), mode="edge").reshape(nb, FLOOR_BLOCK).min(1)
+    r = FLOOR_REACH // FLOOR_BLOCK
+    padded = np.pad(blocks, r, mode="edge")
+    floor = np.lib.stride_tricks.sliding_window_view(padded, 2 * r + 1).min(1)
+    floor = np.repeat(floor, FLOOR_BLOCK)[:n]
+    power = 10 ** (smooth_db / 10) - FLOOR_OVER * 10 ** (floor / 10)
+    return 10 * np.log10(np.maximum(power, 10 ** ((floor - FLOOR_DEPTH) / 10)))
 
 
 def _cumsum(x: np.ndarray) -> np.ndarray:
@@ -206,10 +250,13 @@ class Junction:
 def _side_features(
     grid: AcousticGrid, probs: np.ndarray, logp: np.ndarray, cands: np.ndarray, start: bool,
     token: int, token_class: int, anchor: float, wb_mid: float | None, blank: int, wb: int | None,
-    sub: int,
+    sub: int, speech: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Features of each candidate as the start (start=True) of the word on its right, or the end
-    of the word on its left; 52 columns (see the module docstring)."""
+    of the word on its left: 52 columns (see the module docstring), then NOISY_COLUMNS more that
+    only the noisy scorers read (energy changes above the background floor, the speech
+    detector's probability around the candidate, given with its running sums; zeros without
+    it)."""
     c = cands
     sign = 1.0 if start else -1.0
     cols: list[np.ndarray] = []
@@ -247,8 +294,16 @@ def _side_features(
         tail = [np.abs(v), v, np.ones(len(c))]
     else:
         tail = [zero, zero, zero]
+    extra = [sign * grid.change_above[k][c] for k in (2, 4, 8)]
+    if speech is not None:
+        speech, cs = speech  # the probabilities and their running sums
+        out_p = _wmean(cs, c - 8, c) if start else _wmean(cs, c, c + 8)
+        in_p = _wmean(cs, c, c + 8) if start else _wmean(cs, c - 8, c)
+        extra += [speech[np.clip(c, 0, len(speech) - 1)], out_p, in_p, in_p - out_p]
+    else:
+        extra += [zero, zero, zero, zero]
     x = np.column_stack([np.asarray(col, dtype=np.float64) for col in cols[:-2]]
-                        + [per_class] + [cols[-2], cols[-1]] + tail)
+                        + [per_class] + [cols[-2], cols[-1]] + tail + extra)
     return x.astype(np.float32)
 
 
@@ -342,13 +397,15 @@ def _loud(grid: AcousticGrid, a: int, b: int) -> bool:
 def junctions(
     words: Sequence[Sequence[TokenSpan]], separators: Sequence[TokenSpan | None], grid: AcousticGrid,
     emissions: np.ndarray, classes: Sequence[int], blank: int, wb: int | None, sub: int,
-    speech: np.ndarray | None = None,
+    speech: np.ndarray | None = None, guard: bool = True,
 ) -> list[Junction]:
     """The junctions of one aligned stretch: `words` are the token spans of each spoken word (in
     emission frames), `separators` the `<wb>` span after each word (or None). `speech` (the
     speech detector's probability on the grid) bounds how far a start may move before the onset
-    of the speech its first spike is in, and an end past that speech's end (`GUARD`)."""
+    of the speech its first spike is in, and an end past that speech's end (`GUARD`; not with
+    `guard` False) and is a feature of the noisy scorers."""
     probs = np.exp(emissions)
+    heard = (speech, _cumsum(np.asarray(speech, dtype=np.float64))) if speech is not None else None
     frames = FrameSums(_cumsum(probs[:, blank]), _cumsum(probs[:, wb] if wb is not None else np.zeros(len(probs))))
     n = len(words)
     size = grid.size
@@ -369,12 +426,12 @@ def junctions(
         lo = int(max(0, lo))
         hi = int(min(size - 1, max(hi, lo)))
         first_start, last_end = lo, hi  # the speech detector's bounds (none without it)
-        if speech is not None and right is not None:
+        if guard and speech is not None and right is not None:
             onset, _ = _speech_edges(speech, min(right[0].start * sub + sub, size - 1))
             if onset is not None and _loud(grid, onset - GUARD - 20, onset - GUARD):
                 spike = right[0].start * sub
                 first_start = max(lo, min(onset - GUARD if onset <= spike else spike - LATE, hi))
-        if speech is not None and left is not None:
+        if guard and speech is not None and left is not None:
             _, offset = _speech_edges(speech, max(left[-1].end * sub - sub, 0))
             if offset is not None and _loud(grid, offset + GUARD_END, offset + GUARD_END + 20):
                 spike = left[-1].end * sub
@@ -386,12 +443,12 @@ def junctions(
             ends = np.arange(lo, max(lo, min(hi, last_end, (left[-1].end + REACH) * sub)) + 1)
             tok = left[-1].token
             x_end = _side_features(grid, probs, emissions, ends, False, tok, classes[tok], left[-1].end,
-                                   wb_mid, blank, wb, sub)
+                                   wb_mid, blank, wb, sub, heard)
         if right is not None:
             starts = np.arange(min(hi, max(first_start, (right[0].start - REACH) * sub)), hi + 1)
             tok = right[0].token
             x_start = _side_features(grid, probs, emissions, starts, True, tok, classes[tok], right[0].start,
-                                     wb_mid, blank, wb, sub)
+                                     wb_mid, blank, wb, sub, heard)
         pairs: tuple[np.ndarray, np.ndarray] | None = None
         if ends is not None and starts is not None:
             ei, si = np.nonzero(ends[:, None] <= starts[None, :])
@@ -413,17 +470,42 @@ def junctions(
 
 
 def _mlp(x: np.ndarray, p: Mapping[str, np.ndarray]) -> np.ndarray:
+    x = x[:, : len(p["mean"])]  # the clean scorers read the first 52 columns only
     h = np.tanh(((x - p["mean"]) / p["std"]) @ p["w1"] + p["b1"])
     return h @ p["w2"] + p["b2"]
 
 
 def load_weights(raw: Mapping) -> dict:
-    """Weights as numpy arrays from the plain lists a model ships."""
-    return {
+    """Weights as numpy arrays from the plain lists a model ships; an optional "noisy" entry
+    holds a second set (same form) for junctions in a music bed or noise (`NOISY_DB`)."""
+    out = {
         "end": {k: np.asarray(v, dtype=np.float64) for k, v in raw["end"].items()},
         "start": {k: np.asarray(v, dtype=np.float64) for k, v in raw["start"].items()},
         "pause": np.asarray(raw["pause"], dtype=np.float64),
     }
+    if raw.get("noisy") is not None:
+        out["noisy"] = load_weights(raw["noisy"])
+    return out
+
+
+def noisy_junctions(js: Sequence[Junction], grid: AcousticGrid) -> list[bool]:
+    """Which junctions lie in a music bed or noise: their surroundings (NOISY_REACH either side)
+    never get NOISY_DB under the recording's loud speech."""
+    out = []
+    for j in js:
+        c = int(np.mean(j.starts if j.starts is not None else j.ends))  # type: ignore[arg-type]
+        near = grid.log_e[max(0, c - NOISY_REACH) : c + NOISY_REACH + 1]
+        out.append(bool(grid.ref - np.percentile(near, 5) < NOISY_DB))
+    return out
+
+
+def scorers(js: Sequence[Junction], grid: AcousticGrid, weights: Mapping) -> list[Mapping]:
+    """The weights each junction is scored with: the noisy set where `noisy_junctions` says so
+    (when the model ships one), else the clean set."""
+    noisy = weights.get("noisy")
+    if noisy is None:
+        return [weights] * len(js)
+    return [noisy if n else weights for n in noisy_junctions(js, grid)]
 
 
 def option_scores(j: Junction, weights: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -494,7 +576,9 @@ def refine_words(
     classes = [phone_class(s) for s in vocabulary]
     js = junctions(words, separators, grid, np.asarray(emissions, dtype=np.float64), classes, blank, wb, sub,
                    speech)
-    picks = decode([option_scores(j, weights) for j in js])
+    # The noisy scorers read the detector's probability: without it, the clean ones everywhere.
+    chosen = scorers(js, grid, weights) if speech is not None else [weights] * len(js)
+    picks = decode([option_scores(j, w) for j, w in zip(js, chosen, strict=True)])
     return [(picks[i][1] * GRID_SECONDS, picks[i + 1][0] * GRID_SECONDS) for i in range(len(words))]
 
 
