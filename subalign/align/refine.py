@@ -89,7 +89,7 @@ FLOOR_DEPTH = 20.0
 FLOOR_OVER = 2.0
 #: A junction whose surroundings (NOISY_REACH grid steps either side, 5 s) never get more than
 #: NOISY_DB under loud speech (their 5th percentile of energy) lies in a music bed or noise: the
-#: model's noisy scorers decide it (fitted on film-like conditions; see `boundary weights`). Clean
+#: model's noisy scorers decide it (`EmissionModel.boundary_weights["noisy"]`). Clean
 #: TIMIT stays above 42 dB, beds 20 dB under speech are at 23-33 dB (bench/accuracy_soundtracks.py).
 NOISY_DB = 36.0
 NOISY_REACH = 1000
