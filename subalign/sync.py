@@ -103,7 +103,7 @@ FIRST_WORD = 0.3
 #: cue ends, belongs to the cue (its opening words were dropped from the subtitle). A short
 #: dropped word ("So", "She", "When") lasts 0.1-0.25 s and the detector's onsets lag by 20-40 ms,
 #: so 0.12 s (0.25 s missed them once the boundary scorers stopped stretching the first kept word
-#: over them: condensed p95 63-77 -> 127-206 ms on bench/sync_film.py).
+#: over them: condensed p95 63-138 -> 127-206 ms over four damages of bench/sync_film.py).
 UNCLAIMED = 0.12
 #: A first word refined to start more than this (s) before the speech onset near its CTC spike
 #: starts at that onset instead.

@@ -90,7 +90,7 @@ FLOOR_OVER = 2.0
 #: A junction whose surroundings (NOISY_REACH grid steps either side, 5 s) never get more than
 #: NOISY_DB under loud speech (their 5th percentile of energy) lies in a music bed or noise: the
 #: model's noisy scorers decide it (`EmissionModel.boundary_weights["noisy"]`). Clean TIMIT
-#: stays above 42 dB; beds 20 dB under speech are at 21-33 dB, 10 dB under at 15-25 dB
+#: stays above 42 dB; beds 20 dB under speech are at 23-33 dB, 10 dB under at 16-25 dB
 #: (bench/accuracy_soundtracks.py); the EMU Australian English recordings (bench/accuracy.py),
 #: plain speech with some hiss, at 33-35 dB, where the clean scorers are better (82 % within
 #: 25 ms against 74 % with the noisy ones at 36 dB): so 30 dB.
