@@ -79,7 +79,12 @@ def child_pids() -> set[int]:
     tasks = Path(f"/proc/{os.getpid()}/task")
     if not tasks.is_dir():
         pytest.skip("needs Linux /proc")
-    return {int(pid) for task in tasks.iterdir() for pid in (task / "children").read_text().split()}
+    while True:  # a thread that ends mid-scan hands its children on: scan again when one vanished
+        try:
+            return {int(pid) for task in tasks.iterdir()
+                    for pid in (task / "children").read_text().split()}
+        except FileNotFoundError:
+            continue
 
 
 # --------------------------------------------------------------------------------------------
