@@ -36,6 +36,7 @@ import bisect
 import itertools
 import logging
 import statistics
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -441,6 +442,7 @@ def sync_subtitles(
         result = retime(subs, waveform, None, acoustic, language=language, cues=cues,
                         progress=report, sample_rate=rate, emitter=emitter, **options)
     result.timings.update(model=tm - t0, text=t1 - tm, decode=t2 - t1, total=time.perf_counter() - t0)
+    log.debug("sync: torch %s in this process", "imported" if "torch" in sys.modules else "not imported")
     return result
 
 
@@ -491,6 +493,7 @@ def retime(
 
     # 2. Words where they match.
     word_hits: dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]] = {}
+    backend: str | None = None  # the forced-align backend the words were aligned with
     t1 = time.perf_counter()
     if acoustic is not None:
         from .models.workers import Emitter
@@ -501,8 +504,8 @@ def retime(
         if cues:
             trusted_pattern = fit is not None and fit.confidence >= MIN_PATTERN
             predicted = _predicted(orig, said, fitted, fit, speech_times, duration) if trusted_pattern else {}
-            word_hits = _words(cues, waveform, sr, emissions, emitter or Emitter(acoustic, "", jobs=1),
-                               predicted, duration, min_score, max_cells, progress, timings)
+            word_hits, backend = _words(cues, waveform, sr, emissions, emitter or Emitter(acoustic, "", jobs=1),
+                                        predicted, duration, min_score, max_cells, progress, timings)
     timings["words"] = time.perf_counter() - t1
 
     # 3. Times and methods, in file order, never overlapping.
@@ -518,7 +521,7 @@ def retime(
         found=len(word_hits),
         duration=duration,
         model=acoustic.name if acoustic is not None else "speech (silero-vad)",
-        backend=_backend() if acoustic is not None else "-",
+        backend=backend or (_backend() if acoustic is not None else "-"),
         warnings=tuple(_warnings(subs, out)),
         timings=timings,
         min_found=min_found,
@@ -603,9 +606,10 @@ def _predicted(orig: list[tuple[float, float]], said: list[int], fitted: list[in
 def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Tensor | None,
            emitter: Emitter, predicted: dict[int, tuple[float, float, bool]], duration: float,
            min_score: float, max_cells: int | None, progress: Progress | None,
-           timings: dict[str, float]) -> dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]]:
+           timings: dict[str, float],
+           ) -> tuple[dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]], str | None]:
     """Cues found by their words: (start, end, words, score, CTC start of the first word) by cue
-    index. With `predicted` places (the speech pattern fits), each cue is looked for there, and
+    index, and the forced-align backend that aligned them (None: nothing was aligned). With `predicted` places (the speech pattern fits), each cue is looked for there, and
     on long media only the audio around those places gets emissions: each stretch is one job
     (`_align_island`) that a worker process computes and aligns, a probe of them first."""
     acoustic = emitter.model
@@ -627,6 +631,7 @@ def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Ten
                       for c in members} if trusted_pattern else None)
             jobs.append(_Island(lo, waveform[lo * hop : min(len(waveform), hi * hop)], members, spans))
     pieces_out: dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]] = {}
+    backends: set[str] = set()
     te = time.perf_counter()
     spent = {"emissions": 0.0, "alignment": 0.0}
 
@@ -642,8 +647,9 @@ def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Ten
         else:
             results = emitter.run_each(_align_island, [(jobs[k], min_score, max_cells) for k in batch],
                                        sum(len(jobs[k].audio) for k in batch) / sr)
-        for j, (out, hits, t_emit, t_align) in results:  # type: ignore[misc]
+        for j, (out, hits, t_emit, t_align, backend) in results:  # type: ignore[misc]
             pieces_out.update(out)
+            backends.add(backend)
             found += hits
             looked += len(jobs[batch[j]].members)
             spent["emissions"] += t_emit
@@ -653,10 +659,6 @@ def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Ten
                 progress("alignment", min(1.0, looked / max(1, len(cues))))
         return looked, found
 
-    if emissions is None and use_islands:
-        from .align import forced_align_backend
-
-        forced_align_backend()  # the extension built (once) here, before the workers load it
     order = list(range(len(jobs)))
     probe = _probe(jobs) if use_islands else []
     if probe:
@@ -673,7 +675,7 @@ def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Ten
     timings["emissions_cpu"] = spent["emissions"]  # summed over the workers
     timings["alignment_cpu"] = spent["alignment"]
     timings["emitted_seconds"] = sum(len(jobs[k].audio) for k in set(probe) | set(order)) / sr
-    return pieces_out
+    return pieces_out, min(backends) if backends else None
 
 
 @dataclass
@@ -689,10 +691,13 @@ class _Island:
 
 def _align_island(acoustic: EmissionModel, job: _Island, min_score: float, max_cells: int | None,
                   part: torch.Tensor | None = None,
-                  ) -> tuple[dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]], int, float, float]:
+                  ) -> tuple[dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]], int, float, float, str]:
     """A job's emissions (unless given) and its cues found and aligned in them: (the found cues'
     times and words by cue index, how many were found, seconds computing emissions, seconds
-    aligning). Runs in a worker process (module-level: it is sent by name)."""
+    aligning, the forced-align backend). Runs in a worker process (module-level: it is sent by
+    name): the workers import torch and build or load the extension (under a file lock, once),
+    this process need not (it saves a second of a film's sync)."""
+    from .align import forced_align_backend
     from .align.anchoring import anchor_units
     from .align.chunks import ChunkAligner
 
@@ -708,7 +713,7 @@ def _align_island(acoustic: EmissionModel, job: _Island, min_score: float, max_c
     hits = anchor_units(ChunkAligner(part, acoustic.blank, acoustic.word_boundary), job.members,
                         policy, min_score=min_score, max_cells=max_cells)  # type: ignore[arg-type]
     out = _refined(job.members, hits, part, job.audio, job.lo, hop, acoustic)
-    return out, len(hits), t1 - t0, time.perf_counter() - t1
+    return out, len(hits), t1 - t0, time.perf_counter() - t1, forced_align_backend()
 
 
 def _members(cues: list[_Cue], islands: list[tuple[int, int]], predicted: dict[int, tuple[float, float, bool]],

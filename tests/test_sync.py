@@ -516,3 +516,44 @@ def test_island_members_are_the_cues_whose_middle_lies_in_them():
                            rng.choice([2.0, 4.0, 8.0, 120.0]))
         plain = [[c.index for c in cues if lo * fs <= sum(predicted[c.index][:2]) / 2 < hi * fs] for lo, hi in islands]
         assert [[c.index for c in m] for m in _members(cues, islands, predicted, fs)] == plain
+
+
+def test_the_main_process_of_a_sync_in_workers_goes_without_torch(film, tmp_path):
+    """When the workers compute and align the stretches around the cues, this process only
+    tokenizes, detects speech and plans: it never imports torch (a second of a film's sync), and
+    the result still names the backend the workers aligned with."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from subalign.align import forced_align_backend
+
+    srt = tmp_path / "film.srt"
+    srt.write_text(_srt([(t, a + 4.0, b + 4.0) for t, a, b in film.cues]), encoding="utf-8")
+    code = (
+        "import json, sys\n"
+        "from subalign import sync\n"
+        "from subalign.formats import read_subtitles\n"
+        "from subalign.models import workers\n"
+        "sync.ISLANDS_FROM, sync.PROBE_CUES, workers.MIN_POOL_SECONDS = 30.0, 4, 5.0\n"
+        "r = sync.sync_subtitles(sys.argv[1], read_subtitles(sys.argv[2]), jobs=2)\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'backend': r.backend,\n"
+        "                  'methods': [c.method for c in r.cues], 'starts': [c.start for c in r.cues]}))\n")
+    root = str(Path(sync_module_file()).parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *filter(None, sys.path)])}
+    proc = subprocess.run([sys.executable, "-c", code, str(film.wav), str(srt)], capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["torch"] is False
+    assert out["backend"] == forced_align_backend()
+    assert set(out["methods"]) == {"words"}
+    errors = [abs(s - a) for s, (_, a, _) in zip(out["starts"], film.cues, strict=True)]
+    assert statistics.median(errors) <= 0.03, errors
+
+
+def sync_module_file() -> str:
+    from subalign import sync
+
+    return sync.__file__

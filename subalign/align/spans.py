@@ -8,12 +8,15 @@ blank), so the spans line up one-to-one with the targets and can be cut back int
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from subalign.errors import AlignmentError
 from subalign.types import TokenSpan
+
+if TYPE_CHECKING:  # merge_tokens imports it: cutting spans back into words needs no torch
+    import torch
 
 __all__ = ["merge_tokens", "token_spans_to_words"]
 
@@ -27,6 +30,8 @@ def merge_tokens(path: torch.Tensor, scores: torch.Tensor, blank: int = 0) -> li
     those frames, exactly as given: pass probabilities to get probabilities (nothing is
     exponentiated or clipped).  The mean is summed in float64 and rounded to the scores' dtype.
     """
+    import torch
+
     if not isinstance(path, torch.Tensor) or not isinstance(scores, torch.Tensor):
         raise AlignmentError("merge_tokens takes a path tensor and a scores tensor")
     if path.dim() != 1 or scores.dim() != 1:

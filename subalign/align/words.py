@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..errors import TranscriptError
 from ..types import TokenSpan, WordSpan
 from .spans import merge_tokens, token_spans_to_words
+
+if TYPE_CHECKING:  # imported where tensors are made: building targets needs no torch
+    import torch
 
 # Given the token spans of each spoken word and the separator span after it (or None), the
 # (start, end) of each word in seconds: a boundary refinement step (see refine.py).
@@ -41,6 +44,8 @@ def pull_strays(own: Sequence[TokenSpan], max_gap: int) -> list[TokenSpan]:
 
 def frame_probs(scores: torch.Tensor) -> torch.Tensor:
     """Per-frame probabilities (float64, on the CPU) of forced_align's per-frame log-probs."""
+    import torch
+
     return torch.from_numpy(np.exp(scores.detach().cpu().to(torch.float64).numpy()))
 
 
@@ -108,6 +113,8 @@ def align_words(
     `refine.py`). The score is the frame-weighted mean probability of the word's tokens, in [0, 1]. A word with no tokens
     (nothing pronounceable) gets a zero-length span where the previous word ends, with score 0.
     """
+    import torch
+
     from . import forced_align  # the public entry point picks the extension or the reference
 
     if len(word_tokens) != len(texts):

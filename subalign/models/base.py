@@ -11,12 +11,14 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from ..errors import ModelError
+
+if TYPE_CHECKING:  # torch is imported where a tensor is made: the sync of a film's main
+    import torch  # process tokenizes and plans without it (its workers align)
 
 
 class EmissionModel:
@@ -216,6 +218,8 @@ def windowed_emissions(
         parts.append(np.asarray(w.core(run(waveform[w.start : w.stop]), hop), dtype=np.float32))
         if progress is not None:
             progress((w.keep_stop - w.keep_start) * hop)
+    import torch
+
     return torch.from_numpy(np.concatenate(parts, axis=0))
 
 
@@ -243,6 +247,8 @@ def stream_emissions(
     `emit` replaces `model.emit` (e.g. `models.workers.Emitter.emit`, which uses worker processes).
     `progress` gets seconds of audio as they are done.
     """
+    import torch
+
     rate = int(model.sample_rate)
     hop_f = model.frame_seconds * rate
     hop = int(round(hop_f))

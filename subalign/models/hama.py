@@ -14,12 +14,15 @@ import os
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..errors import ModelError
 from .base import EmissionModel, Window, plan_windows, windowed_emissions
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 

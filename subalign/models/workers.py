@@ -25,11 +25,14 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .base import EmissionModel, Window
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["MIN_POOL_SECONDS", "Emitter", "ModelPool", "default_jobs"]
 
@@ -54,6 +57,8 @@ def _init(spec: str, device: str, dtype: str) -> None:
     model loaded once. NumPy's BLAS otherwise starts a thread per core in every worker, and its
     spinning threads took the other workers' cores: a sync of a 10-minute film computed its
     emissions in 28 core-seconds instead of 23 and aligned in 3.3 instead of 1.9."""
+    import torch  # the forkserver imported it already (its preload)
+
     torch.set_num_threads(1)
     from threadpoolctl import threadpool_limits
 
@@ -82,7 +87,9 @@ def _tokenize(forms: list[str], language: str | None) -> list[list[int]]:
 def _context() -> multiprocessing.context.BaseContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["subalign.models.workers"])
+        # torch once in the forkserver, not in each worker: they align (this module does not
+        # import it, so that a main process that only tokenizes and plans goes without)
+        ctx.set_forkserver_preload(["torch", "subalign.models.workers"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -259,6 +266,8 @@ class Emitter:
         parts: list[list[np.ndarray]] = [[] for _ in segments]
         for (k, w), out in zip(owner, outs, strict=True):
             parts[k].append(np.asarray(w.core(out, hop), dtype=np.float32))
+        import torch
+
         return [torch.from_numpy(np.concatenate(p, axis=0)) for p in parts]
 
     def run_each(self, fn: Callable, calls: Sequence[tuple], seconds: float) -> Iterator[tuple[int, object]]:
@@ -305,4 +314,6 @@ def emit_windows(plan: Sequence[Window], wav: np.ndarray, model: EmissionModel,
 
     outs = run([wav[w.start : w.stop] for w in plan], done)
     parts = [np.asarray(w.core(out, hop), dtype=np.float32) for w, out in zip(plan, outs, strict=True)]
+    import torch
+
     return torch.from_numpy(np.concatenate(parts, axis=0))
