@@ -33,6 +33,7 @@ whole file, and the cues are then found by the anchoring engine alone, from thei
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import logging
 import statistics
@@ -88,9 +89,11 @@ LOOKAHEAD = 60.0
 MAX_STRETCH = 1.1
 #: Media at least this long (s) whose cue pattern fits get emissions only around the cues.
 ISLANDS_FROM = 120.0
-#: Audio (s) kept around each cue's predicted place for its emissions and its search (0.6 s
-#: computed 15 % more audio for the same cue starts on bench/sync_film.py).
-MARGIN = 0.3
+#: Audio (s) kept around each cue's predicted place for its emissions and its search. On
+#: bench/sync_film.py 0.3 s computed 6 % more audio than 0.2 s (397 s of the film's 570 s, its
+#: speech being 322 s) for the same cue starts (exact: median 8 ms, p95 45 ms both; condensed
+#: p95 65-128 ms with 0.3, 65-91 with 0.2); 0.6 s computed 15 % more than 0.3 s.
+MARGIN = 0.2
 #: The longest stretch (s) of audio around neighbouring cues computed in one model call: the
 #: embedded model's cost per second grows with the call's length (attention; measured 0.067 s
 #: per second of audio in 6 s calls, 0.090 in 20 s calls, 0.111 in 29.5 s calls), and a stretch
@@ -420,7 +423,8 @@ def sync_subtitles(
     info = probe(media)  # cheap checks first: no audio, or far more text than the audio holds
     check_audio_stream(info, audio_stream)
     check_text_fits([spoken_text(c.text) for c in subs.cues], info.duration, "the subtitles")
-    with job_progress(progress, FAST_STAGES if fast else STAGES, "syncing") as report:
+    with job_progress(progress, FAST_STAGES if fast else STAGES, "syncing") as report, \
+            contextlib.ExitStack() as stack:
         t0 = time.perf_counter()
         acoustic = emitter = None
         if not fast:
@@ -429,6 +433,7 @@ def sync_subtitles(
 
             acoustic = load_model(model, device, dtype)
             emitter = Emitter(acoustic, model, device, dtype, jobs)
+            stack.enter_context(_one_blas_thread(emitter.jobs > 1))
         if emitter is not None and emitter.jobs > 1 and len(subs.cues) >= 40:
             emitter.start()  # the workers load the model meanwhile
         tm = time.perf_counter()
@@ -444,6 +449,18 @@ def sync_subtitles(
     result.timings.update(model=tm - t0, text=t1 - tm, decode=t2 - t1, total=time.perf_counter() - t0)
     log.debug("sync: torch %s in this process", "imported" if "torch" in sys.modules else "not imported")
     return result
+
+
+def _one_blas_thread(limit: bool) -> contextlib.AbstractContextManager:
+    """One BLAS thread in this process while worker processes take the other cores: the speech
+    detector's small matrix products gain nothing from a second thread that spins on a core the
+    workers (still starting) need (a film's speech detection took 0.7 s instead of 0.9-1.2 s,
+    its sync 14.6 s instead of 14.9-15.7 s)."""
+    if not limit:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1)
 
 
 def retime(

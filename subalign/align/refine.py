@@ -224,11 +224,9 @@ def _wmean(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Mean of the rows [a, b) from running sums `c`, with the window clipped to the data and at
     least one row long."""
     n = len(c) - 1
-    a = np.clip(a, 0, n)
-    b = np.clip(b, 0, n)
-    b = np.maximum(b, a + 1)
-    a = np.minimum(a, n - 1)
-    b = np.minimum(b, n)
+    # (np.clip costs several times minimum/maximum on the short arrays of one junction)
+    a = np.minimum(np.maximum(a, 0), n - 1)
+    b = np.minimum(np.maximum(b, a + 1), n)
     if c.ndim == 2:
         return (c[b] - c[a]) / (b - a)[:, None]
     return (c[b] - c[a]) / (b - a)
