@@ -24,21 +24,37 @@ Refiner = Callable[[list[list[TokenSpan]], list[TokenSpan | None]], list[tuple[f
 STRAY_GAP = 0.35
 
 
-def pull_strays(own: Sequence[TokenSpan], max_gap: int) -> list[TokenSpan]:
-    """The word's token spans with a stray first or last token moved next to the rest.
+def pull_strays(own: Sequence[TokenSpan], max_gap: int, keep: str = "largest") -> list[TokenSpan]:
+    """The word's token spans with stray tokens moved next to the rest.
 
-    Phones of one word follow each other within a few frames; a first token `max_gap` frames or
-    more before the second (a last token as far after the one before it) sat on some other sound
-    that the model found a little like it, while the blank covered the gap. It is moved to touch
-    its neighbour, so the word does not reach into the music or noise around it.
+    Phones of one word follow each other within a few frames; tokens `max_gap` frames or more
+    apart from the others sat on some other sound that the model found a little like them, while
+    the blank covered the gap. The word's tokens are cut into runs at such gaps and one run is
+    kept where it is: the one with the most tokens (`keep="largest"`, ties: the later), or, for
+    the first word of a stretch, the last run (`keep="last"`: the one next to the second word),
+    for its last word the first run (`keep="first"`). The other tokens are moved, in order and
+    each as long as it was, to touch the kept run, so the word does not reach into the music,
+    noise or other voices around it. (Under babble 10 dB under the speech, the model put the
+    first two or three phones of an utterance's first word in the voices a second before it.)
     """
     spans = list(own)
-    while len(spans) >= 2 and spans[1].start - spans[0].end >= max_gap:
-        first, second = spans[0], spans[1]
-        spans[0] = TokenSpan(first.token, second.start - len(first), second.start, first.score)
-    while len(spans) >= 2 and spans[-1].start - spans[-2].end >= max_gap:
-        last, before = spans[-1], spans[-2]
-        spans[-1] = TokenSpan(last.token, before.end, before.end + len(last), last.score)
+    cuts = [i for i in range(1, len(spans)) if spans[i].start - spans[i - 1].end >= max_gap]
+    if not cuts:
+        return spans
+    bounds = [0, *cuts, len(spans)]
+    runs = list(zip(bounds[:-1], bounds[1:], strict=True))
+    if keep == "last":
+        lo, hi = runs[-1]
+    elif keep == "first":
+        lo, hi = runs[0]
+    else:
+        lo, hi = max(reversed(runs), key=lambda r: r[1] - r[0])
+    for i in range(lo - 1, -1, -1):  # before the kept run, from the nearest back
+        t = spans[i]
+        spans[i] = TokenSpan(t.token, spans[i + 1].start - len(t), spans[i + 1].start, t.score)
+    for i in range(hi, len(spans)):
+        t, before = spans[i], spans[i - 1]
+        spans[i] = TokenSpan(t.token, before.end, before.end + len(t), t.score)
     return spans
 
 
@@ -130,7 +146,10 @@ def align_words(
     spans = merge_tokens(paths[0], frame_probs(scores[0]), blank=blank)
     per_word = token_spans_to_words(spans, counts)
     max_gap = max(2, int(round(STRAY_GAP / frame_seconds)))
-    owns = [pull_strays(wspans[: len(toks)], max_gap) for toks, wspans in zip(word_tokens, per_word, strict=True)]
+    spoken_at = [i for i, toks in enumerate(word_tokens) if toks]
+    edge = ({spoken_at[0]: "last", spoken_at[-1]: "first"} if len(spoken_at) >= 2 else {})
+    owns = [pull_strays(wspans[: len(toks)], max_gap, edge.get(i, "largest"))
+            for i, (toks, wspans) in enumerate(zip(word_tokens, per_word, strict=True))]
     times: dict[int, tuple[float, float]] = {}
     if refine is not None:
         spoken = [i for i, own in enumerate(owns) if own]
