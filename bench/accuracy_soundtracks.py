@@ -12,6 +12,7 @@ start and end is compared with the human labels. Columns as in bench/accuracy.py
 boundary.
 
     python bench/accuracy_soundtracks.py [--conditions "music 10 dB,clean"] [--procs 2] [--json OUT]
+                                         [--where]   (first start / last end / inner, per row)
 """
 
 from __future__ import annotations
@@ -73,6 +74,17 @@ def _job(args: tuple) -> tuple[str, int, list, float, float]:
     return name, k, [(w.text, w.start, w.end) for w in res.words], spent, len(audio) / st.SR
 
 
+def _where(rows: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Errors (s) of the first word's start, of the last word's end, and of every other boundary."""
+    first, last, inner = [], [], []
+    for ours, _, gold in rows:
+        pairs = acc.match(ours, gold)
+        for i, (w, g) in enumerate(pairs):
+            (first if i == 0 else inner).append(abs(w.start - g[1]))
+            (last if i == len(pairs) - 1 else inner).append(abs(w.end - g[2]))
+    return np.array(first), np.array(last), np.array(inner)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus" / "timit_nltk_sample")
@@ -83,6 +95,8 @@ def main() -> int:
                     help="B: the held-out speakers (default); A: the fitted ones, for tuning")
     ap.add_argument("--procs", type=int, default=1, help="worker processes (timings then overlap)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
+    ap.add_argument("--where", action="store_true",
+                    help="also split each row: the first word's start, the last word's end, the inner boundaries")
     args = ap.parse_args()
     names = [c.strip() for c in args.conditions.split(",") if c.strip()]
     unknown = [c for c in names if c not in st.CONDITIONS]
@@ -135,6 +149,11 @@ def main() -> int:
         rtf = spent[name][0] / spent[name][1]
         print(acc._row(name, sc, rtf) + f" {worst:>6.0f}ms")
         out["rows"][name] = {**sc, "max_ms": worst, "rtf": rtf, "unmatched": sc["unmatched"]}
+    if args.where:
+        print("within 50 ms, and words more than 100 ms off:  first start | last end | inner boundaries")
+        for name in names:
+            print(f"{name:24s} " + " | ".join(f"{np.mean(e <= 0.05) * 100:5.1f} %  {int(np.sum(e > 0.1)):3d} (max {e.max() * 1000:5.0f} ms)"
+                                              for e in _where(by_name[name])))
     print(f"wall {wall:.0f} s with {args.procs} process(es); machine: {platform.machine()}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     if args.json:
