@@ -453,9 +453,11 @@ def sync_subtitles(
 
 def _one_blas_thread(limit: bool) -> contextlib.AbstractContextManager:
     """One BLAS thread in this process while worker processes take the other cores: the speech
-    detector's small matrix products gain nothing from a second thread that spins on a core the
-    workers (still starting) need (a film's speech detection took 0.7 s instead of 0.9-1.2 s,
-    its sync 14.6 s instead of 14.9-15.7 s)."""
+    detector's small matrix products gain nothing from a second thread (0.60 s alone with two,
+    0.64 s with one, on a film), which spins on a core the starting workers need. A film's sync
+    with OPENBLAS_NUM_THREADS=1 for the whole run: speech stage 0.68-0.74 s instead of
+    0.92-1.18 s, 14.5-14.7 s instead of 14.9-15.7 s (two interleaved pairs); with this limit in
+    this process only, the speech stage took 0.83-0.96 s (three runs)."""
     if not limit:
         return contextlib.nullcontext()
     from threadpoolctl import threadpool_limits
@@ -626,9 +628,10 @@ def _words(cues: list[_Cue], waveform: np.ndarray, sr: int, emissions: torch.Ten
            timings: dict[str, float],
            ) -> tuple[dict[int, tuple[float, float, tuple[WordSpan, ...], float, float]], str | None]:
     """Cues found by their words: (start, end, words, score, CTC start of the first word) by cue
-    index, and the forced-align backend that aligned them (None: nothing was aligned). With `predicted` places (the speech pattern fits), each cue is looked for there, and
-    on long media only the audio around those places gets emissions: each stretch is one job
-    (`_align_island`) that a worker process computes and aligns, a probe of them first."""
+    index, and the forced-align backend that aligned them (None: nothing was aligned). With
+    `predicted` places (the speech pattern fits), each cue is looked for there, and on long media
+    only the audio around those places gets emissions: each stretch is one job (`_align_island`)
+    that a worker process computes and aligns, a probe of them first."""
     acoustic = emitter.model
     fs = acoustic.frame_seconds
     hop = int(round(fs * sr))
