@@ -11,8 +11,10 @@ Damaged subtitles (`damage`): offsets of +10 min, +12.5 s and -45 s (cues before
 23.976→25 and 25→24 frame-rate stretches, a 30 s cut from the video (its cues stay in the
 subtitles: text without audio; later cues late by 30 s), ±1 s jitter, 15 % of the cues dropped
 and 15 % inserted (text not in the audio). Text variants (`retext`): the exact sentences;
-condensed (about 30 % of each cue's words dropped and 10 % replaced, as subtitlers write); and
-another language (each cue's text replaced by German, Spanish or French text of similar length).
+condensed (about 30 % of each cue's words dropped and 10 % replaced, as subtitlers write);
+another language (each cue's text replaced by German, Spanish or French text of similar length);
+and padded (the exact sentences on screen as subtitles are: up 0.05-0.3 s before the speech and
+0.5-1.2 s after it for reading, at least 1 s, ending 0.3 s before the next cue).
 """
 
 from __future__ import annotations
@@ -217,7 +219,7 @@ def damage(cues: list[FilmCue], kind: str, fillers: list[str], seed: int = 1) ->
 # ------------------------------------------------------------------------------------------------
 # Text variants
 
-TEXTS = ("exact", "condensed", "other-language")
+TEXTS = ("exact", "condensed", "other-language", "padded")
 
 
 def foreign_pool(corpus: Path) -> list[str]:
@@ -238,6 +240,15 @@ def retext(cues: list[FilmCue], kind: str, english_words: list[str], foreign: li
     rng = random.Random(f"{kind}-{seed}")
     if kind == "exact":
         return list(cues)
+    if kind == "padded":  # the exact words, on screen as subtitles are: up before, and for reading
+        out = []
+        for k, c in enumerate(cues):
+            start = c.start - rng.uniform(0.05, 0.3)
+            end = c.end + rng.uniform(0.5, 1.2)
+            if k + 1 < len(cues):
+                end = min(end, cues[k + 1].start - 0.3)
+            out.append(replace(c, start=start, end=max(end, start + 1.0)))
+        return out
     out = []
     pos = rng.randrange(len(foreign)) if foreign else 0
     for c in cues:

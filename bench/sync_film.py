@@ -44,6 +44,8 @@ TARGETS = {  # (median ms, p95 ms) or (median ms, share within 500 ms)
     "exact": ("median <= 30 ms, p95 <= 150 ms", lambda m, p, w: m <= 30 and p <= 150),
     "condensed": ("median <= 50 ms, p95 <= 250 ms", lambda m, p, w: m <= 50 and p <= 250),
     "other-language": ("median <= 80 ms, >= 95 % within 500 ms", lambda m, p, w: m <= 80 and w >= 0.95),
+    # not in issue 13's list: the exact words with reading-time padding, held to exact's targets
+    "padded": ("median <= 30 ms, p95 <= 150 ms", lambda m, p, w: m <= 30 and p <= 150),
 }
 
 

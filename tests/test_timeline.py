@@ -113,3 +113,28 @@ def test_the_rates_are_the_usual_frame_rate_ratios():
     truth = dialogue(30)
     rate, offset, score, _ = fit_global(truth, speech(truth, truth[-1][1] + 5))
     assert rate == 1.0 and abs(offset) <= GRID and score > 0
+
+
+def test_cues_that_stay_up_for_reading_land_on_their_speech_onset(monkeypatch):
+    """Subtitles come up with the words (here 0.05-0.3 s before) and stay up for reading (0.5-1.2 s
+    after, ending 0.3 s before the next cue): such a cue fits the speech as well 0.3-0.6 s early.
+    The fine pass weighs a rise of speech at the cue's start, so each cue starts at its speech;
+    without that weight many are placed early."""
+    from subalign.align import timeline
+
+    truth = dialogue(90, seed=4)
+    probs = speech(truth, truth[-1][1] + 10)
+    rng = np.random.default_rng(2)
+    subs = []
+    for k, (a, b) in enumerate(truth):
+        s, e = a - rng.uniform(0.05, 0.3), b + rng.uniform(0.5, 1.2)
+        if k + 1 < len(truth):
+            e = min(e, truth[k + 1][0] - 0.3)
+        subs.append((s + 12.5, max(e, s + 1.0) + 12.5))
+    fit = fit_pattern(subs, probs)
+    assert fit.placed == len(truth) and not fit.splits
+    errors = start_errors(fit, truth)
+    assert np.median(errors) <= 0.05 and np.mean(errors > 0.25) <= 0.03, np.round(errors, 2)
+    monkeypatch.setattr(timeline, "ONSET", 0.0)
+    before = start_errors(fit_pattern(subs, probs), truth)
+    assert np.mean(before > 0.25) > 0.2, np.round(before, 2)

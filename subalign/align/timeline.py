@@ -22,7 +22,9 @@ Three steps, each a search over the whole file:
    constraint) is ours.
 3. **each cue** (fine pass): a second programme moves each placed cue by up to `LOCAL` seconds
    on the 20 ms grid, so cues that were each a little off land on their speech, never before the
-   cue before them ends.
+   cue before them ends. Besides the speech under it, a cue's start on a rise of speech counts
+   (`ONSET`): subtitles come up with the words and stay up for reading, so a cue is longer than
+   its speech and would otherwise fit as well a little early.
 
 `confidence` says how much better the pattern fits than the same cues with their order of
 durations and gaps shuffled would (a wrong video fits no better than a shuffled pattern).
@@ -53,6 +55,14 @@ SKIP_COST = 0.25
 LOCAL = 1.5
 #: Cost per second of difference between the local moves of consecutive cues.
 SMOOTH = 0.1
+#: Weight of a cue's start on a rise of speech in the fine pass: the mean speech score over
+#: ONSET_WINDOW seconds after the start minus that before it, times ONSET_WINDOW. Subtitles
+#: come up with the words and stay up for reading: a cue longer than its speech otherwise fits
+#: as well early, its head in the pause before (or on the previous speech's tail). 90 such cues
+#: of a synthetic dialogue (tests/test_timeline.py): starts a median 0.74 s off without this
+#: term, 0.01 s with it.
+ONSET = 1.0
+ONSET_WINDOW = 0.4
 #: How far (s) around the global offset the coarse pass looks for the segments' offsets.
 SPAN = 150.0
 #: Cues may overlap by this much (s) where the order constraint applies.
@@ -149,6 +159,15 @@ def place_cues(spans: Sequence[tuple[float, float]], probs: np.ndarray, rate: fl
         b = np.clip(zero + b0[i] + o, 0, len(W) - 1)
         return (W[b] - W[a]) * GRID
 
+    k_on = int(round(ONSET_WINDOW / GRID))
+
+    def onset(i: int, o: np.ndarray) -> np.ndarray:
+        """How much more speech there is right after the cue's start than right before it."""
+        a = zero + a0[i] + o
+        after = W[np.clip(a + k_on, 0, len(W) - 1)] - W[np.clip(a, 0, len(W) - 1)]
+        before = W[np.clip(a, 0, len(W) - 1)] - W[np.clip(a - k_on, 0, len(W) - 1)]
+        return ONSET * (after - before) * GRID
+
     # Coarse pass. D[o]: best total with the cues so far, the last one at offset offs[o]
     # (placed or skipped). Keeping an offset costs nothing; jumping to another one costs
     # SPLIT_COST and the cue jumped to may not start before the last placed cue ends. A jump may
@@ -223,7 +242,7 @@ def place_cues(spans: Sequence[tuple[float, float]], probs: np.ndarray, rate: fl
     back = []
     prev = None
     for i in idx:
-        c = cover(i, cue_off[i] + moves)
+        c = cover(i, cue_off[i] + moves) + onset(i, cue_off[i] + moves)
         if F is None:
             F = c
             back.append(np.zeros(len(moves), dtype=np.int64))
