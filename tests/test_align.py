@@ -632,6 +632,7 @@ def test_the_first_and_last_words_do_not_reach_into_other_voices(timit, tmp_path
     from subalign import align_media
     from subalign.align import words as W
     from subalign.media import load_audio
+    from subalign.types import TokenSpan
 
     wavs = ast.held_out(timit, "B")
     assert len(wavs) == 60
@@ -656,8 +657,6 @@ def test_the_first_and_last_words_do_not_reach_into_other_voices(timit, tmp_path
             last, before = spans[-1], spans[-2]
             spans[-1] = TokenSpan(last.token, before.end, before.end + len(last), last.score)
         return spans
-
-    from subalign.types import TokenSpan
 
     chosen = (23, 41, 51)
     assert all(worst(k) < 0.5 for k in chosen)

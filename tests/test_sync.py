@@ -540,7 +540,9 @@ def test_the_main_process_of_a_sync_in_workers_goes_without_torch(film, tmp_path
         "r = sync.sync_subtitles(sys.argv[1], read_subtitles(sys.argv[2]), jobs=2)\n"
         "print(json.dumps({'torch': 'torch' in sys.modules, 'backend': r.backend,\n"
         "                  'methods': [c.method for c in r.cues], 'starts': [c.start for c in r.cues]}))\n")
-    root = str(Path(sync_module_file()).parent.parent)
+    from subalign import sync
+
+    root = str(Path(sync.__file__).parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *filter(None, sys.path)])}
     proc = subprocess.run([sys.executable, "-c", code, str(film.wav), str(srt)], capture_output=True,
                           text=True, env=env, timeout=600)
@@ -551,9 +553,3 @@ def test_the_main_process_of_a_sync_in_workers_goes_without_torch(film, tmp_path
     assert set(out["methods"]) == {"words"}
     errors = [abs(s - a) for s, (_, a, _) in zip(out["starts"], film.cues, strict=True)]
     assert statistics.median(errors) <= 0.03, errors
-
-
-def sync_module_file() -> str:
-    from subalign import sync
-
-    return sync.__file__

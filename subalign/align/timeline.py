@@ -154,19 +154,19 @@ def place_cues(spans: Sequence[tuple[float, float]], probs: np.ndarray, rate: fl
     b0 = np.maximum(a0 + 1, [int(round(e * rate / GRID)) for _, e in spans])
     length = (b0 - a0) * GRID
 
+    def total(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The score summed over padded frames [a, b), in seconds."""
+        return (W[np.clip(b, 0, len(W) - 1)] - W[np.clip(a, 0, len(W) - 1)]) * GRID
+
     def cover(i: int, o: np.ndarray) -> np.ndarray:
-        a = np.clip(zero + a0[i] + o, 0, len(W) - 1)
-        b = np.clip(zero + b0[i] + o, 0, len(W) - 1)
-        return (W[b] - W[a]) * GRID
+        return total(zero + a0[i] + o, zero + b0[i] + o)
 
     k_on = int(round(ONSET_WINDOW / GRID))
 
     def onset(i: int, o: np.ndarray) -> np.ndarray:
         """How much more speech there is right after the cue's start than right before it."""
         a = zero + a0[i] + o
-        after = W[np.clip(a + k_on, 0, len(W) - 1)] - W[np.clip(a, 0, len(W) - 1)]
-        before = W[np.clip(a, 0, len(W) - 1)] - W[np.clip(a - k_on, 0, len(W) - 1)]
-        return ONSET * (after - before) * GRID
+        return ONSET * (total(a, a + k_on) - total(a - k_on, a))
 
     # Coarse pass. D[o]: best total with the cues so far, the last one at offset offs[o]
     # (placed or skipped). Keeping an offset costs nothing; jumping to another one costs
