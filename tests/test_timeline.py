@@ -7,8 +7,11 @@ cut, which cues have no speech, and where each cue belongs.
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
+from conftest import music_bed
 
 from subalign.align.timeline import GRID, RATES, fit_global, fit_pattern
 
@@ -111,7 +114,7 @@ def test_the_rates_are_the_usual_frame_rate_ratios():
     assert 1.0 in RATES and len(RATES) == 13
     assert any(abs(r - 25 / 23.976) < 1e-3 for r in RATES) and any(abs(r - 24 / 25) < 1e-6 for r in RATES)
     truth = dialogue(30)
-    rate, offset, score, _ = fit_global(truth, speech(truth, truth[-1][1] + 5))
+    rate, offset, score = fit_global(truth, speech(truth, truth[-1][1] + 5))
     assert rate == 1.0 and abs(offset) <= GRID and score > 0
 
 
@@ -138,3 +141,59 @@ def test_cues_that_stay_up_for_reading_land_on_their_speech_onset(monkeypatch):
     monkeypatch.setattr(timeline, "ONSET", 0.0)
     before = start_errors(fit_pattern(subs, probs), truth)
     assert np.mean(before > 0.25) > 0.2, np.round(before, 2)
+
+
+def _timit_mix(timit, n: int, seed: int) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """n TIMIT utterances (a random pick) joined with 0.3-1.5 s pauses under a music bed 15 dB
+    below the speech, and the utterances' true spans (human word labels)."""
+    from subalign.media import load_audio
+
+    rng = random.Random(seed)
+    txts = sorted(timit.glob("dr*/*.txt"))
+    parts, spans, t = [], [], 0.0
+    for txt in rng.sample(txts, n):
+        wav = txt.with_suffix(".riff.wav") if txt.with_suffix(".riff.wav").exists() else txt.with_suffix(".wav")
+        audio = load_audio(wav, sample_rate=16_000)
+        rows = [r.split() for r in txt.with_suffix(".wrd").read_text().splitlines() if r.strip()]
+        pause = np.zeros(int(rng.uniform(0.3, 1.5) * 16_000), dtype=np.float32)
+        t += len(pause) / 16_000
+        spans.append((t + int(rows[0][0]) / 16_000, t + int(rows[-1][1]) / 16_000))
+        parts += [pause, audio]
+        t += len(audio) / 16_000
+    x = np.concatenate(parts)
+    level = np.sqrt(np.mean(x**2))
+    return x + music_bed(len(x) / 16_000 + 1, seed=seed)[: len(x)] * level * 10 ** (-15 / 20), spans
+
+
+def test_a_long_cut_does_not_hide_the_pattern(timit, monkeypatch):
+    """Real speech under music (the speech detector's probabilities, not a clean toy), subtitles
+    that stay up for reading (90 % of the timeline under a cue), and 40 s cut from the middle of
+    a 4-minute file: the pattern of the whole file fits no better than chance (at the rate that
+    fits it best, about 0.8, the two parts are stretched to meet), but each half fits on its own.
+    The rate is the one both halves fit, every cue outside the cut is placed on its speech, and
+    the confidence clears MIN_PATTERN while the same subtitles on another recording do not."""
+    from subalign.align import timeline
+    from subalign.models.vad import speech_activity
+    from subalign.sync import MIN_PATTERN
+
+    x, truth = _timit_mix(timit, 60, seed=0)
+    rng = np.random.default_rng(0)
+    subs = []
+    for k, (a, b) in enumerate(truth):
+        s, e = a - rng.uniform(0.05, 0.3), b + rng.uniform(0.5, 1.2)
+        if k + 1 < len(truth):
+            e = min(e, truth[k + 1][0] - 0.3)
+        subs.append((s, max(e, s + 1.0)))
+    cut = truth[30][0]
+    probs = speech_activity(np.concatenate([x[: int(cut * 16_000)], x[int((cut + 40) * 16_000) :]])).on_grid(GRID)
+    fit = fit_pattern(subs, probs)
+    assert abs(fit.rate - 1.0) < 2e-3 and fit.confidence >= MIN_PATTERN
+    kept = [(p, a if a < cut else a - 40) for p, (a, _) in zip(fit.placements, truth, strict=True)
+            if not cut <= a < cut + 40]
+    errors = np.array([abs(p.start - a) for p, a in kept if p.start is not None])
+    assert len(errors) >= 0.95 * len(kept) and np.median(errors) <= 0.03 and np.percentile(errors, 90) <= 0.1
+    other, _ = _timit_mix(timit, 60, seed=9)
+    assert fit_pattern(subs, speech_activity(other).on_grid(GRID)).confidence < MIN_PATTERN
+    monkeypatch.setattr(timeline, "MIN_PART", 10**6)  # the whole file alone
+    alone = fit_pattern(subs, probs)
+    assert alone.confidence < MIN_PATTERN and abs(alone.rate - 1.0) > 0.1

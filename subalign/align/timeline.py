@@ -8,18 +8,26 @@ This works whatever language the cues are in.
 
 Three steps, each a search over the whole file:
 
-1. **rate and offset** (`fit_global`): for each usual rate ratio (film and video frame rates
-   23.976, 24, 25, 29.97 against each other, and 1), the cue pattern scaled by the ratio is
-   cross-correlated with the speech score (speech probability minus one half: speech under a cue
-   counts for it, silence or music under a cue against it) by FFT, over every offset; the best
-   ratio and offset win.
+1. **rate and offset** (`fit_global`, `per_rate`): for each usual rate ratio (film and video
+   frame rates 23.976, 24, 25, 29.97 against each other, and 1), the cue pattern scaled by the
+   ratio is cross-correlated with the speech score (speech probability minus one half: speech
+   under a cue counts for it, silence or music under a cue against it; plus `ONSET` times the
+   rise of speech at each cue's start, as in step 3) by FFT, over every offset. The rate is the
+   one at which the two halves of the cues, each at its own best offset, fit best together
+   (scores per second of subtitle time): a cut or an added stretch in the middle leaves each
+   half whole, while the file as one may fit best at a wrong rate that pulls its two parts
+   together (measured: 4 minutes of speech under music, reading-time cues, 40 s cut from the
+   middle: 0.8 for the file as one). The offset is the whole pattern's best at that rate.
 2. **splits** (`place_cues`, coarse pass): a dynamic programme over the cues, in order, gives
    each cue an offset on a 0.1 s grid near the global one, or *skips* it (a cue whose speech is
    not in the audio: a cut scene, a cue with nothing spoken). Consecutive cues keep the same
    offset; changing it costs `SPLIT_COST` (a cut or an added stretch), and a cue placed after a
-   change may not start before the last placed cue ends. alass and ffsubsync taught the idea of
-   a split penalty over an interval pattern; this formulation (with skips and the order
-   constraint) is ours.
+   change may not start before the last placed cue ends. A cue scores the speech under it and,
+   when positive, the rise of speech at its start (cues that cover 90 % of the timeline cover
+   speech almost as well off their place; their starts tell; a start off its onset costs
+   nothing here, as the cues of a stretch are each a little off before step 3). alass and
+   ffsubsync taught the idea of a split penalty over an interval pattern; this formulation (with
+   skips and the order constraint) is ours.
 3. **each cue** (fine pass): a second programme moves each placed cue by up to `LOCAL` seconds
    on the 20 ms grid, so cues that were each a little off land on their speech, never before the
    cue before them ends. Besides the speech under it, a cue's start on a rise of speech counts
@@ -27,7 +35,10 @@ Three steps, each a search over the whole file:
    its speech and would otherwise fit as well a little early.
 
 `confidence` says how much better the pattern fits than the same cues with their order of
-durations and gaps shuffled would (a wrong video fits no better than a shuffled pattern).
+durations and gaps shuffled would (a wrong video fits no better than a shuffled pattern): in
+standard deviations of `SHUFFLES` shuffled patterns' best scores (on the COARSE grid), for the
+whole file or either half of the cues, whichever is more, so that a cut does not hide a pattern
+that fits.
 """
 
 from __future__ import annotations
@@ -37,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["GRID", "PatternFit", "Placement", "RATES", "fit_global", "fit_pattern", "place_cues"]
+__all__ = ["GRID", "PatternFit", "Placement", "RATES", "fit_global", "fit_pattern", "per_rate", "place_cues"]
 
 #: Grid step (s) of the speech score and of the fine pass.
 GRID = 0.02
@@ -63,6 +74,10 @@ SMOOTH = 0.1
 #: term, 0.01 s with it.
 ONSET = 1.0
 ONSET_WINDOW = 0.4
+#: Shuffled patterns the real one is measured against (`fit_pattern`'s confidence).
+SHUFFLES = 32
+#: Fewest cues in each half of the file for the halves to be scored on their own.
+MIN_PART = 10
 #: How far (s) around the global offset the coarse pass looks for the segments' offsets.
 SPAN = 150.0
 #: Cues may overlap by this much (s) where the order constraint applies.
@@ -117,27 +132,46 @@ def _prefix(score: np.ndarray, pad: int) -> tuple[np.ndarray, int]:
 
 
 def fit_global(spans: Sequence[tuple[float, float]], probs: np.ndarray,
-               rates: Sequence[float] = RATES) -> tuple[float, float, float, np.ndarray]:
+               rates: Sequence[float] = RATES, ffts: dict[tuple[int, int], np.ndarray] | None = None,
+               grid: float = GRID) -> tuple[float, float, float]:
     """The best (rate, offset (s), score) for the cue spans (subtitle seconds) against the speech
-    probabilities on the GRID, and the score of every offset at that rate (for `confidence`)."""
+    probabilities on the grid (see `per_rate`)."""
+    return max(per_rate(spans, probs, rates, ffts, grid), key=lambda r: r[2])
+
+
+def per_rate(spans: Sequence[tuple[float, float]], probs: np.ndarray,
+             rates: Sequence[float] = RATES, ffts: dict[tuple[int, int], np.ndarray] | None = None,
+             grid: float = GRID) -> list[tuple[float, float, float]]:
+    """For each rate, the best (rate, offset (s), score) of the cue spans against the speech
+    probabilities on frames of `grid` seconds. A placement's score is the fine pass's: the speech
+    score under the cues plus `ONSET` times the rise of speech at each cue's start, divided by the
+    rate (a pattern stretched by 1.25 covers 25 % more frames, and would otherwise sum more speech
+    for its length alone). `ffts` keeps the padded score's transforms (by size and padding)
+    between calls on the same `probs`."""
     score = _score(probs)
-    best = (1.0, 0.0, -np.inf, np.zeros(1))
+    k_on = int(round(ONSET_WINDOW / grid))
+    ffts = {} if ffts is None else ffts
+    out = []
     for rate in rates:
         last = max(e for _, e in spans) * rate
-        n_cue = int(np.ceil(last / GRID)) + 1
+        n_cue = int(np.ceil(last / grid)) + 1 + k_on
         ind = np.zeros(n_cue)
         for s, e in spans:
-            a, b = int(round(s * rate / GRID)), int(round(e * rate / GRID))
-            ind[max(0, a) : max(0, b)] = 1.0
+            a, b = int(round(s * rate / grid)), int(round(e * rate / grid))
+            ind[max(0, a) : max(0, b)] += 1.0
+            ind[max(0, a) : max(0, a + k_on)] += ONSET
+            ind[max(0, a - k_on) : max(0, a)] -= ONSET
         # offsets o (frames) from -n_cue to len(score): correlate ind with the padded score
-        padded = np.concatenate([np.full(n_cue, -THRESHOLD), score, np.full(n_cue, -THRESHOLD)])
-        size = 1 << int(np.ceil(np.log2(len(padded) + n_cue)))
-        corr = np.fft.irfft(np.fft.rfft(padded, size) * np.conj(np.fft.rfft(ind, size)), size)
+        size = 1 << int(np.ceil(np.log2(len(score) + 3 * n_cue)))
+        if (size, n_cue) not in ffts:
+            padded = np.concatenate([np.full(n_cue, -THRESHOLD), score,
+                                     np.full(size - n_cue - len(score), -THRESHOLD)])
+            ffts[size, n_cue] = np.fft.rfft(padded)
+        corr = np.fft.irfft(ffts[size, n_cue] * np.conj(np.fft.rfft(ind, size)), size)
         corr = corr[: len(score) + n_cue + 1]  # corr[k]: ind placed at padded index k
         k = int(np.argmax(corr))
-        if corr[k] > best[2]:
-            best = (rate, (k - n_cue) * GRID, float(corr[k]), corr)
-    return best
+        out.append((rate, (k - n_cue) * grid, float(corr[k]) / rate))  # per second of subtitle time
+    return out
 
 
 def place_cues(spans: Sequence[tuple[float, float]], probs: np.ndarray, rate: float,
@@ -188,7 +222,7 @@ def place_cues(spans: Sequence[tuple[float, float]], probs: np.ndarray, rate: fl
     base = offs[0]
     cols = np.arange(S)
     for i in range(n):
-        c = cover(i, offs)
+        c = cover(i, offs) + np.maximum(onset(i, offs), 0.0)
         M = min(DROP, i) + 1
         ms = np.arange(M)
         lost = np.vstack([np.zeros((1, S)), np.cumsum(gains[: M - 1], axis=0)])
@@ -272,13 +306,43 @@ def place_cues(spans: Sequence[tuple[float, float]], probs: np.ndarray, rate: fl
 
 
 def fit_pattern(spans: Sequence[tuple[float, float]], probs: np.ndarray, *, seed: int = 0,
-                shuffles: int = 16) -> PatternFit:
+                shuffles: int = SHUFFLES) -> PatternFit:
     """The whole fit (steps 1-3) of cue spans (subtitle seconds) to speech probabilities on the
-    GRID, with its confidence against shuffled patterns."""
-    rate, offset, best, _ = fit_global(spans, probs)
+    GRID, with its confidence against shuffled patterns. The rate and the confidence are
+    judged on the COARSE grid (a rate's drift and a pattern's fit show there, at a 25th of the
+    cost); the offset and the placements on the GRID."""
+    coarse = _coarsened(probs)
+    ffts: dict[tuple[int, int], np.ndarray] = {}
+    half = len(spans) // 2
+    halves = half >= MIN_PART  # a cut or an added stretch leaves a half whole
+    if halves:  # the rate both halves fit best, each at its own offset
+        first = per_rate(spans[:half], coarse, RATES, ffts, COARSE)
+        second = per_rate(spans[half:], coarse, RATES, ffts, COARSE)
+        rate = max(zip(first, second, strict=True), key=lambda ab: ab[0][2] + ab[1][2])[0][0]
+    else:
+        rate = fit_global(spans, coarse, RATES, ffts, COARSE)[0]
+    _, offset, _ = fit_global(spans, probs, (rate,))
     placements, splits = place_cues(spans, probs, rate, offset)
-    # Confidence: the same search for the cues with durations and gaps shuffled; the real
-    # pattern must beat those by many of their standard deviations.
+    confidence = _z(spans, coarse, rate, seed, shuffles, ffts)
+    if halves:
+        confidence = max(confidence, _z(spans[:half], coarse, rate, seed + 1, shuffles, ffts),
+                         _z(spans[half:], coarse, rate, seed + 2, shuffles, ffts))
+    return PatternFit(rate, offset, tuple(placements), tuple(splits), confidence)
+
+
+def _coarsened(probs: np.ndarray) -> np.ndarray:
+    """The speech probabilities on the COARSE grid (means of GRID frames)."""
+    k = int(round(COARSE / GRID))
+    n = len(probs) // k * k
+    out = probs[:n].reshape(-1, k).mean(axis=1)
+    return np.concatenate([out, [probs[n:].mean()]]) if n < len(probs) else out
+
+
+def _z(spans: Sequence[tuple[float, float]], coarse: np.ndarray, rate: float, seed: int,
+       shuffles: int, ffts: dict[tuple[int, int], np.ndarray]) -> float:
+    """How many standard deviations the best global score of the cues at `rate` lies above
+    those of the same cues with their durations and gaps shuffled (on the COARSE grid)."""
+    real = fit_global(spans, coarse, (rate,), ffts, COARSE)[2]
     rng = np.random.default_rng(seed)
     durs = np.array([e - s for s, e in spans])
     gaps = np.diff([s for s, _ in spans], prepend=spans[0][0]) - np.concatenate([[0.0], durs[:-1]])
@@ -287,8 +351,6 @@ def fit_pattern(spans: Sequence[tuple[float, float]], probs: np.ndarray, *, seed
         d = rng.permutation(durs)
         g = rng.permutation(np.maximum(gaps, 0.0))
         starts = spans[0][0] + np.cumsum(np.concatenate([[0.0], d[:-1]]) + g)
-        shuffled = list(zip(starts, starts + d, strict=True))
-        null.append(fit_global(shuffled, probs, rates=(rate,))[2])
+        null.append(fit_global(list(zip(starts, starts + d, strict=True)), coarse, (rate,), ffts, COARSE)[2])
     null_arr = np.array(null)
-    confidence = float((best - null_arr.mean()) / (null_arr.std() + 1e-9))
-    return PatternFit(rate, offset, tuple(placements), tuple(splits), confidence)
+    return float((real - null_arr.mean()) / (null_arr.std() + 1e-9))
