@@ -102,6 +102,10 @@ MARGIN = 0.2
 #: per second of audio in 6 s calls, 0.090 in 20 s calls, 0.111 in 29.5 s calls), and a stretch
 #: needs no context beyond its margins.
 ISLAND_SECONDS = 8.0
+#: Speech probability above which a frame of a cue placed by the speech counts as its speech,
+#: and the audio (s) kept either side of that speech, when its place is cut to the speech.
+TRIM_THRESHOLD = 0.5
+TRIM_TAIL = 0.1
 #: How far (s) beyond where the mapping puts it a cue the speech did not place is looked for.
 LOOK = 30.0
 #: A first word scoring below this is not trusted to start its cue.
@@ -525,7 +529,8 @@ def retime(
         _check_fits(cues, duration, acoustic.frame_seconds)
         if cues:
             trusted_pattern = fit is not None and fit.confidence >= MIN_PATTERN
-            predicted = _predicted(orig, said, fitted, fit, speech_times, duration) if trusted_pattern else {}
+            predicted = (_trimmed(_predicted(orig, said, fitted, fit, speech_times, duration), activity)
+                         if trusted_pattern else {})
             word_hits, backend = _words(cues, waveform, sr, emissions, emitter or Emitter(acoustic, "", jobs=1),
                                         predicted, duration, min_score, max_cells, progress, timings)
     timings["words"] = time.perf_counter() - t1
@@ -622,6 +627,23 @@ def _predicted(orig: list[tuple[float, float]], said: list[int], fitted: list[in
             s, e = (max(0.0, x) * rate + offsets[i] for x in orig[i])
             lo, hi = max(lo, s - LOOK), min(hi, e + LOOK)
         out[i] = (lo, max(lo, hi), False)
+    return out
+
+
+def _trimmed(predicted: dict[int, tuple[float, float, bool]],
+             activity: SpeechActivity) -> dict[int, tuple[float, float, bool]]:
+    """The places of the cues the speech placed, cut to the speech detected in them (with
+    `TRIM_TAIL` s kept either side): subtitles stay up for reading after the words, and the
+    words are all that needs emissions. A place with no speech detected is kept whole."""
+    fs = activity.frame_seconds
+    out = dict(predicted)
+    for i, (s, e, by_speech) in predicted.items():
+        if not by_speech:
+            continue
+        a, b = max(0, int(s / fs)), min(len(activity.probs), int(np.ceil(e / fs)))
+        on = np.flatnonzero(activity.probs[a:b] > TRIM_THRESHOLD)
+        if len(on):
+            out[i] = (max(s, (a + on[0]) * fs - TRIM_TAIL), min(e, (a + on[-1] + 1) * fs + TRIM_TAIL), True)
     return out
 
 

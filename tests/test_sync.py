@@ -553,3 +553,34 @@ def test_the_main_process_of_a_sync_in_workers_goes_without_torch(film, tmp_path
     assert set(out["methods"]) == {"words"}
     errors = [abs(s - a) for s, (_, a, _) in zip(out["starts"], film.cues, strict=True)]
     assert statistics.median(errors) <= 0.03, errors
+
+
+def test_cues_that_stay_up_for_reading_get_emissions_for_their_speech_only(film, monkeypatch):
+    """Subtitles come up with the words and stay up for reading: cues 0.05-0.3 s early and
+    0.5-1.2 s long at the end. Each cue's stretch is cut to the speech detected in it, so about
+    as much audio gets emissions as for cues that match their speech (without the cut, much
+    more), and every cue is still found by its words, on its speech."""
+    from subalign import sync
+    from subalign.models import load_model
+    from subalign.models.workers import Emitter
+
+    _islands_for(film, monkeypatch)
+    model = load_model("hama", "auto", "auto")
+    rng = random.Random(5)
+    padded = []
+    for k, (_, a, b) in enumerate(film.cues):
+        s, e = a - rng.uniform(0.05, 0.3), b + rng.uniform(0.5, 1.2)
+        if k + 1 < len(film.cues):
+            e = min(e, film.cues[k + 1][1] - 0.35)
+        padded.append((s + 4.0, max(e, s + 1.0) + 4.0))
+    subs = _film_subs(film, change=lambda a, k: padded[k][0 if a == film.cues[k][1] else 1])
+    emitter = Emitter(model, "hama", jobs=1)
+    exact = retime(_film_subs(film, change=lambda a, k: a + 4.0), film.waveform, None, model, emitter=emitter)
+    result = retime(subs, film.waveform, None, model, emitter=emitter)
+    assert all(t.method == "words" for t in result.cues)
+    errors = [abs(t.start - a) for t, (_, a, _) in zip(result.cues, film.cues, strict=True)]
+    assert statistics.median(errors) <= 0.03 and max(errors) <= 0.15, errors
+    monkeypatch.setattr(sync, "_trimmed", lambda predicted, activity: predicted)
+    whole = retime(subs, film.waveform, None, model, emitter=emitter)
+    assert result.timings["emitted_seconds"] <= 1.1 * exact.timings["emitted_seconds"]
+    assert whole.timings["emitted_seconds"] >= 1.2 * exact.timings["emitted_seconds"]
