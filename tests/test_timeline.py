@@ -37,6 +37,19 @@ def dialogue(n: int = 80, seed: int = 1, start: float = 5.0) -> list[tuple[float
     return out
 
 
+def reading_time(truth: list[tuple[float, float]], seed: int) -> list[tuple[float, float]]:
+    """Cues as subtitles are timed: up 0.05-0.3 s before the speech, 0.5-1.2 s after it for
+    reading, at least 1 s, ending 0.3 s before the next speech."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k, (a, b) in enumerate(truth):
+        s, e = a - rng.uniform(0.05, 0.3), b + rng.uniform(0.5, 1.2)
+        if k + 1 < len(truth):
+            e = min(e, truth[k + 1][0] - 0.3)
+        out.append((s, max(e, s + 1.0)))
+    return out
+
+
 def start_errors(fit, truth) -> np.ndarray:
     return np.array([abs(p.start - a) for p, (a, _) in zip(fit.placements, truth, strict=True)
                      if p.start is not None and a is not None])
@@ -127,13 +140,7 @@ def test_cues_that_stay_up_for_reading_land_on_their_speech_onset(monkeypatch):
 
     truth = dialogue(90, seed=4)
     probs = speech(truth, truth[-1][1] + 10)
-    rng = np.random.default_rng(2)
-    subs = []
-    for k, (a, b) in enumerate(truth):
-        s, e = a - rng.uniform(0.05, 0.3), b + rng.uniform(0.5, 1.2)
-        if k + 1 < len(truth):
-            e = min(e, truth[k + 1][0] - 0.3)
-        subs.append((s + 12.5, max(e, s + 1.0) + 12.5))
+    subs = [(a + 12.5, b + 12.5) for a, b in reading_time(truth, seed=2)]
     fit = fit_pattern(subs, probs)
     assert fit.placed == len(truth) and not fit.splits
     errors = start_errors(fit, truth)
@@ -177,13 +184,7 @@ def test_a_long_cut_does_not_hide_the_pattern(timit, monkeypatch):
     from subalign.sync import MIN_PATTERN
 
     x, truth = _timit_mix(timit, 60, seed=0)
-    rng = np.random.default_rng(0)
-    subs = []
-    for k, (a, b) in enumerate(truth):
-        s, e = a - rng.uniform(0.05, 0.3), b + rng.uniform(0.5, 1.2)
-        if k + 1 < len(truth):
-            e = min(e, truth[k + 1][0] - 0.3)
-        subs.append((s, max(e, s + 1.0)))
+    subs = reading_time(truth, seed=0)
     cut = truth[30][0]
     probs = speech_activity(np.concatenate([x[: int(cut * 16_000)], x[int((cut + 40) * 16_000) :]])).on_grid(GRID)
     fit = fit_pattern(subs, probs)
