@@ -78,10 +78,9 @@ __all__ = ["METHODS", "CueTiming", "SyncResult", "retime", "sync_subtitles"]
 MIN_FOUND = 0.5
 #: ... or when the cue pattern fits the speech this many standard deviations better than the
 #: same cues shuffled (`timeline.fit_pattern`: the whole file or either half). Measured on the
-#: film of bench/sync_film.py, exact and reading-time cues, 7 damages, no cut or cuts of 5-64 s
-#: at five places (98 cases): 7.0-47, the lowest two a cut *and* +-1 s jitter; the same 28
-#: subtitle files on another film and on the film and the other played backwards (84 cases):
-#: 0.4-5.0.
+#: film of bench/sync_film.py, exact and reading-time cues, 7 damages, no cut or one of six cuts
+#: of 7.7-64 s (98 cases): 7.0-46, the lowest two a cut *and* +-1 s jitter; the same subtitle
+#: files on another film and on the film and the other played backwards (84 cases): -0.9-5.0.
 MIN_PATTERN = 6.0
 #: How far the subtitles may be off at the start (a constant offset), in seconds, when the cues
 #: are found from their old times alone.
