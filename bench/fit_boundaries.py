@@ -12,7 +12,8 @@ Honest evaluation: TIMIT's 12 speakers in ../shared are split into two speaker-d
 only; this script also fits on half B and reports each half's accuracy with the weights fitted
 on the *other* half, so every number it prints for "held out" comes from unseen speakers.
 
-    python bench/fit_boundaries.py [--write [--keep-clean]] [--cache DIR] [--augment N]
+    python bench/fit_boundaries.py [--write [--keep-clean]] [--cache DIR] [--augment N [--batches B]]
+                                   [--fit A] [--threads T]
 
 --augment N prepares each utterance under N random film-like conditions (`soundtrack.augment`:
 music, noise, babble of the same half's speakers, reverberation, a telephone band, digital
@@ -33,6 +34,7 @@ held-out half). torch is used for the fit only (the package scores with numpy).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import pickle
 import sys
 import time
@@ -119,6 +121,12 @@ def prepare_augmented(wavs: list[Path], model, copies: int, seed: int) -> list[d
             y, shift = st.augment(audio[w], rng, others)
             out.append(prepare(w, model, y, shift, tag=f"#aug{c}"))
     return out
+
+
+def _prepare_half(wavs: list[Path], copies: int, seed: int) -> list[dict]:
+    """`prepare_augmented` in a worker process (one per half)."""
+    torch.set_num_threads(1)
+    return prepare_augmented(wavs, get_model("hama"), copies, seed)
 
 
 class _Tagged:
@@ -269,7 +277,7 @@ def line(name: str, es: np.ndarray, ee: np.ndarray) -> str:
 
 
 def write_weights(weights: dict, speakers: tuple[str, ...], n_utts: int, augment: int = 0,
-                  kept: bool = False) -> None:
+                  kept: bool = False, batches: int = 1) -> None:
     def fmt(x):
         if isinstance(x, list):
             return "[" + ", ".join(fmt(v) for v in x) + "]"
@@ -284,12 +292,13 @@ def write_weights(weights: dict, speakers: tuple[str, ...], n_utts: int, augment
         '"""The hama model\'s boundary weights: fitted weights of the word-boundary scorers in\n'
         'subalign/align/refine.py (generated; do not edit).\n\n'
         f"Written by `python bench/fit_boundaries.py --write{f' --augment {augment}' if augment else ''}"
+        f"{f' --batches {batches}' if augment and batches > 1 else ''}"
         f"{' --keep-clean' if kept else ''}`: a conditional logit over candidate\n"
         f"boundaries (soft targets, sigma {SIGMA * R.GRID_SECONDS * 1000:.0f} ms), {HIDDEN} tanh units per side, L2 {L2}, seed {SEED},\n"
         "fitted on the human word labels of\n"
         f"TIMIT speakers {', '.join(speakers)} ({n_utts} utterances of the NLTK\n"
         "sample in ../shared/corpus/timit_nltk_sample; the other six speakers are held out)"
-        + (f";\nthe 'noisy' set on the same utterances under {augment} random film-like conditions each (music,\n"
+        + (f";\nthe 'noisy' set on the same utterances under {augment * batches} random film-like conditions each (music,\n"
            "noise, babble, reverberation, a telephone band, digital silence, level changes:\n"
            "bench/soundtrack.py augment), used at junctions in a bed or noise (refine.noisy_junctions)"
            if augment else "")
@@ -313,8 +322,16 @@ def main() -> int:
                     help="with --write: keep the clean scorers the file holds, write the noisy ones only")
     ap.add_argument("--augment", type=int, default=0, metavar="N",
                     help="also fit on each utterance under N random film-like conditions (bench/soundtrack.py)")
+    ap.add_argument("--batches", type=int, default=1, metavar="B",
+                    help="with --augment N: B batches of N conditions per utterance (batch b seeded apart)")
+    ap.add_argument("--jobs", type=int, default=2, help="processes preparing the augmented halves")
+    ap.add_argument("--fit", default="AB", choices=("AB", "A", "B"),
+                    help="the halves to fit (A: what --write ships, and half B held out)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads for the fits")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    if args.write and "A" not in args.fit:
+        ap.error("--write ships the half-A fit: --fit must include A")
+    torch.set_num_threads(args.threads)
     cache = args.cache / "junctions.pkl" if args.cache else None
     if cache is not None and cache.exists():
         utts = pickle.loads(cache.read_bytes())
@@ -329,40 +346,53 @@ def main() -> int:
     half_a = [u for u in utts if u["speaker"] in HALF_A]
     half_b = [u for u in utts if u["speaker"] not in HALF_A]
     extra: dict[str, list] = {"A": [], "B": []}
-    if args.augment:
-        aug_cache = args.cache / f"augmented-{args.augment}.pkl" if args.cache else None
+    for batch in range(args.batches if args.augment else 0):
+        # batch 0: seeds 1 (half A) and 2 (half B), cached as augmented-N.pkl; batch b: 1 + 10b, 2 + 10b
+        name = f"augmented-{args.augment}{f'-b{batch}' if batch else ''}.pkl"
+        aug_cache = args.cache / name if args.cache else None
         if aug_cache is not None and aug_cache.exists():
-            extra = pickle.loads(aug_cache.read_bytes())
+            got = pickle.loads(aug_cache.read_bytes())
         else:
-            model = get_model("hama")
             t = time.perf_counter()
             wavs = acc.utterances(args.corpus)
-            for name, seed in (("A", 1), ("B", 2)):
-                part = [w for w in wavs if (w.parent.name in HALF_A) == (name == "A")]
-                extra[name] = prepare_augmented(part, model, args.augment, seed)
-            print(f"prepared {sum(map(len, extra.values()))} augmented utterances in {time.perf_counter() - t:.0f} s",
+            halves = [([w for w in wavs if (w.parent.name in HALF_A) == (half == "A")], seed + 10 * batch)
+                      for half, seed in (("A", 1), ("B", 2))]
+            ctx = multiprocessing.get_context("forkserver")
+            with ctx.Pool(min(2, args.jobs)) as pool:
+                parts = pool.starmap(_prepare_half, [(part, args.augment, seed) for part, seed in halves])
+            got = dict(zip(("A", "B"), parts, strict=True))
+            print(f"prepared {sum(map(len, got.values()))} augmented utterances in {time.perf_counter() - t:.0f} s",
                   file=sys.stderr)
             if aug_cache is not None:
-                aug_cache.write_bytes(pickle.dumps(extra))
+                aug_cache.write_bytes(pickle.dumps(got))
+        for half in extra:
+            extra[half] += got[half]
     fits = {}
     clean_columns = len(half_a[0]["js"][0].x_start[0]) - R.NOISY_COLUMNS
     for name, train in (("A", half_a), ("B", half_b)):
+        if name not in args.fit:
+            continue
         fits[name] = fit([j for u in train for j in u["js"]], clean_columns)
         if extra[name]:
             t = time.perf_counter()
             fits[name]["noisy"] = fit([j for u in extra[name] for j in u["js"]])
             print(f"fitted the noisy scorers on half {name} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    rows = {
-        "half B, fitted on A (held out)": evaluate(half_b, fits["A"]),
-        "half A, fitted on B (held out)": evaluate(half_a, fits["B"]),
-        "half A, fitted on A (in sample)": evaluate(half_a, fits["A"]),
-        "half B, fitted on B (in sample)": evaluate(half_b, fits["B"]),
-    }
+    rows = {}
+    if "A" in fits:
+        rows["half B, fitted on A (held out)"] = evaluate(half_b, fits["A"])
+    if "B" in fits:
+        rows["half A, fitted on B (held out)"] = evaluate(half_a, fits["B"])
+    if "A" in fits:
+        rows["half A, fitted on A (in sample)"] = evaluate(half_a, fits["A"])
+    if "B" in fits:
+        rows["half B, fitted on B (in sample)"] = evaluate(half_b, fits["B"])
     if args.augment:
-        clean_only = {k: v for k, v in fits["A"].items() if k != "noisy"}
-        rows["half B augmented, clean scorers only"] = evaluate(extra["B"], clean_only)
-        rows["half B augmented, fitted on A (held out)"] = evaluate(extra["B"], fits["A"])
-        rows["half A augmented, fitted on B (held out)"] = evaluate(extra["A"], fits["B"])
+        if "A" in fits:
+            clean_only = {k: v for k, v in fits["A"].items() if k != "noisy"}
+            rows["half B augmented, clean scorers only"] = evaluate(extra["B"], clean_only)
+            rows["half B augmented, fitted on A (held out)"] = evaluate(extra["B"], fits["A"])
+        if "B" in fits:
+            rows["half A augmented, fitted on B (held out)"] = evaluate(extra["A"], fits["B"])
         share = np.mean([j.noisy for u in half_b for j in u["js"]])
         print(f"junctions taken as noisy: clean half B {share:.1%}, augmented half B "
               f"{np.mean([j.noisy for u in extra['B'] for j in u['js']]):.1%}", file=sys.stderr)
@@ -370,16 +400,17 @@ def main() -> int:
           f"{len({u['speaker'] for u in half_b})} speakers ({len(half_b)} utterances)")
     for name, (es, ee) in rows.items():
         print(line(name, es, ee))
-    held = [rows["half B, fitted on A (held out)"], rows["half A, fitted on B (held out)"]]
-    print(line("all 120, each half held out", np.concatenate([h[0] for h in held]),
-               np.concatenate([h[1] for h in held])))
+    if len(fits) == 2:
+        held = [rows["half B, fitted on A (held out)"], rows["half A, fitted on B (held out)"]]
+        print(line("all 120, each half held out", np.concatenate([h[0] for h in held]),
+                   np.concatenate([h[1] for h in held])))
     if args.write:
         if args.keep_clean:  # the fit is not bit-identical across torch versions: keep the shipped set
             from subalign.models.hama_boundaries import WEIGHTS
 
             noisy = fits["A"].get("noisy")
             fits["A"] = {k: v for k, v in WEIGHTS.items() if k != "noisy"} | ({"noisy": noisy} if noisy else {})
-        write_weights(fits["A"], HALF_A, len(half_a), args.augment, args.keep_clean)
+        write_weights(fits["A"], HALF_A, len(half_a), args.augment, args.keep_clean, args.batches)
         print(f"wrote {WEIGHTS_FILE.relative_to(REPO)} (fitted on half A)")
     return 0
 
