@@ -120,3 +120,26 @@ def music_bed(seconds: float, seed: int = 0, rate: int = 16_000) -> np.ndarray:
         hit = min(beat // 4, len(t) - start)
         out[start : start + hit] += rng.standard_normal(hit) * np.exp(-np.arange(hit) / (0.03 * rate))
     return (out / np.sqrt(np.mean(out**2))).astype(np.float32)
+
+
+def timit_utterances(root: Path):
+    """(speaker, wav, prompt, first word's start, last word's end) of each TIMIT utterance, in
+    file order (seconds from the human word labels)."""
+    for txt in sorted(root.glob("dr*/*.txt")):
+        wav = txt.with_suffix(".riff.wav") if txt.with_suffix(".riff.wav").exists() else txt.with_suffix(".wav")
+        prompt = txt.read_text().split(maxsplit=2)[2].strip()
+        rows = [r.split() for r in txt.with_suffix(".wrd").read_text().splitlines() if r.strip()]
+        yield txt.parent.name, wav, prompt, int(rows[0][0]) / 16_000, int(rows[-1][1]) / 16_000
+
+
+def reading_time(truth: list[tuple[float, float]], seed: int, gap: float = 0.3) -> list[tuple[float, float]]:
+    """Cues as subtitles are timed for speech spans: up 0.05-0.3 s before the speech, 0.5-1.2 s
+    after it for reading, at least 1 s, ending `gap` s before the next speech."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k, (a, b) in enumerate(truth):
+        s, e = a - rng.uniform(0.05, 0.3), b + rng.uniform(0.5, 1.2)
+        if k + 1 < len(truth):
+            e = min(e, truth[k + 1][0] - gap)
+        out.append((s, max(e, s + 1.0)))
+    return out

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import music_bed, write_wav
+from conftest import music_bed, reading_time, timit_utterances, write_wav
 
 from subalign.cli import main
 from subalign.formats import parse_subtitles, read_subtitles
@@ -96,14 +96,6 @@ SHORT = 5
 
 
 
-def _timit_utterances(root: Path):
-    for txt in sorted(root.glob("dr*/*.txt")):
-        wav = txt.with_suffix(".riff.wav") if txt.with_suffix(".riff.wav").exists() else txt.with_suffix(".wav")
-        prompt = txt.read_text().split(maxsplit=2)[2].strip()
-        rows = [r.split() for r in txt.with_suffix(".wrd").read_text().splitlines() if r.strip()]
-        yield txt.parent.name, wav, prompt, int(rows[0][0]) / SR, int(rows[-1][1]) / SR
-
-
 @pytest.fixture(scope="module")
 def speech(timit, tmp_path_factory) -> Speech:
     """About a minute of TIMIT (three speakers' sx utterances) joined with 0.4-2 s pauses of quiet
@@ -112,7 +104,7 @@ def speech(timit, tmp_path_factory) -> Speech:
     noise = np.random.default_rng(11)
     parts, cues, used = [], [], set()
     t = 0.0
-    for speaker, wav, prompt, first, last in _timit_utterances(timit):
+    for speaker, wav, prompt, first, last in timit_utterances(timit):
         if speaker not in ("dr1-fvmh0", "dr2-marc0", "dr3-falk0") or not wav.stem.startswith("sx"):
             continue
         pause = (noise.standard_normal(int(rng.uniform(0.4, 2.0) * SR)) * 3e-4).astype(np.float32)
@@ -346,7 +338,7 @@ def film(timit, tmp_path_factory) -> Film:
     room tone in the pauses; one cue per utterance, true times from the human labels."""
     rng = random.Random(3)
     parts, cues, t = [np.zeros(int(0.8 * SR), dtype=np.float32)], [], 0.8
-    chosen = [u for u in _timit_utterances(timit) if u[0] in ("dr4-maeb0", "dr5-ftlg0", "dr6-mbma1")]
+    chosen = [u for u in timit_utterances(timit) if u[0] in ("dr4-maeb0", "dr5-ftlg0", "dr6-mbma1")]
     for k, (_, wav, prompt, first, last) in enumerate(chosen[:16]):
         audio = load_audio(wav, sample_rate=SR)
         if k == 6:
@@ -566,14 +558,9 @@ def test_cues_that_stay_up_for_reading_get_emissions_for_their_speech_only(film,
 
     _islands_for(film, monkeypatch)
     model = load_model("hama", "auto", "auto")
-    rng = random.Random(5)
-    padded = []
-    for k, (_, a, b) in enumerate(film.cues):
-        s, e = a - rng.uniform(0.05, 0.3), b + rng.uniform(0.5, 1.2)
-        if k + 1 < len(film.cues):
-            e = min(e, film.cues[k + 1][1] - 0.35)
-        padded.append((s + 4.0, max(e, s + 1.0) + 4.0))
-    subs = _film_subs(film, change=lambda a, k: padded[k][0 if a == film.cues[k][1] else 1])
+    padded = reading_time([(a, b) for _, a, b in film.cues], seed=5, gap=0.35)
+    subs = parse_subtitles(_srt([(t, s + 4.0, e + 4.0) for (t, _, _), (s, e) in zip(film.cues, padded, strict=True)]),
+                           name="film.srt")
     emitter = Emitter(model, "hama", jobs=1)
     exact = retime(_film_subs(film, change=lambda a, k: a + 4.0), film.waveform, None, model, emitter=emitter)
     result = retime(subs, film.waveform, None, model, emitter=emitter)

@@ -11,7 +11,7 @@ import random
 
 import numpy as np
 import pytest
-from conftest import music_bed
+from conftest import music_bed, reading_time, timit_utterances
 
 from subalign.align.timeline import GRID, RATES, fit_global, fit_pattern
 
@@ -34,19 +34,6 @@ def dialogue(n: int = 80, seed: int = 1, start: float = 5.0) -> list[tuple[float
         d = rng.uniform(0.8, 4.0)
         out.append((t, t + d))
         t += d + rng.uniform(0.3, 2.5)
-    return out
-
-
-def reading_time(truth: list[tuple[float, float]], seed: int) -> list[tuple[float, float]]:
-    """Cues as subtitles are timed: up 0.05-0.3 s before the speech, 0.5-1.2 s after it for
-    reading, at least 1 s, ending 0.3 s before the next speech."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for k, (a, b) in enumerate(truth):
-        s, e = a - rng.uniform(0.05, 0.3), b + rng.uniform(0.5, 1.2)
-        if k + 1 < len(truth):
-            e = min(e, truth[k + 1][0] - 0.3)
-        out.append((s, max(e, s + 1.0)))
     return out
 
 
@@ -156,15 +143,12 @@ def _timit_mix(timit, n: int, seed: int) -> tuple[np.ndarray, list[tuple[float, 
     from subalign.media import load_audio
 
     rng = random.Random(seed)
-    txts = sorted(timit.glob("dr*/*.txt"))
     parts, spans, t = [], [], 0.0
-    for txt in rng.sample(txts, n):
-        wav = txt.with_suffix(".riff.wav") if txt.with_suffix(".riff.wav").exists() else txt.with_suffix(".wav")
+    for _, wav, _, first, last in rng.sample(list(timit_utterances(timit)), n):
         audio = load_audio(wav, sample_rate=16_000)
-        rows = [r.split() for r in txt.with_suffix(".wrd").read_text().splitlines() if r.strip()]
         pause = np.zeros(int(rng.uniform(0.3, 1.5) * 16_000), dtype=np.float32)
         t += len(pause) / 16_000
-        spans.append((t + int(rows[0][0]) / 16_000, t + int(rows[-1][1]) / 16_000))
+        spans.append((t + first, t + last))
         parts += [pause, audio]
         t += len(audio) / 16_000
     x = np.concatenate(parts)
