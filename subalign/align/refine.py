@@ -17,7 +17,9 @@ gap between two words a boundary belongs to; this module decides *where* in that
   order. The pause term sees the pause's length and loudness, the quiet time between the two
   words' spikes that an option leaves inside a word, the model's `<blank>`/`<wb>` posteriors in
   it, and the classes of the phonemes on both sides (a quiet gap before a stop is usually its
-  closure, not a pause).
+  closure, not a pause). The scores are read as probabilities within a junction, and the
+  programme weighs each pair by the probability within ~25 ms of it (`spread`; 40 ms for the
+  noisy scorers below), the pick most often near the truth when the scorers are unsure.
 
 * Where music or noise masks the edges of speech, the energy features see no onset and the scorers
   would push a start (or an end) to the edge of its window; a speech detector that holds under
@@ -561,9 +563,10 @@ def spread(option: tuple[np.ndarray, np.ndarray, np.ndarray], width: float) -> t
     return ends, starts, np.log(near[ie, is_] + 1e-300) + top
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def _gauss(n: int, width: float) -> np.ndarray:
-    """(n, n) Gaussian weights of grid distance, `width` steps wide (symmetric)."""
+    """(n, n) Gaussian weights of grid distance, `width` steps wide (symmetric; a junction's side
+    spans ~50-120 grid steps, so the cache holds a few MB)."""
     d = np.arange(n)
     return np.exp(-0.5 * ((d[:, None] - d[None, :]) / width) ** 2)
 
