@@ -101,8 +101,8 @@ NOISY_DB = 30.0
 NOISY_REACH = 1000
 #: Decoding picks the options with the most probability *near* them, not the single likeliest:
 #: each option's probability (the scorers' exp(score) within its junction) is spread over its
-#: neighbours with a Gaussian of SPREAD grid steps (the worse of its end's and its start's
-#: distance; 5 = 25 ms), which is the pick that is most often within a tolerance when the
+#: neighbours with a Gaussian of SPREAD grid steps (over the end's and the start's distances,
+#: each apart; 5 = 25 ms), which is the pick that is most often within a tolerance when the
 #: scorers are unsure. Chosen on a 3-vs-3 speaker split inside half A (bench/fit_boundaries.py),
 #: clean: within 25 ms 82.6 % with the likeliest option, 85.4 % with 5 (84.8 % with 3, 83.7 %
 #: with 10), within 50 ms 93.1 -> 94.6 %. The noisy scorers are less sure, and a wider spread
