@@ -261,8 +261,7 @@ def evaluate(utts: list, weights: dict) -> tuple[np.ndarray, np.ndarray]:
     w = R.load_weights(weights)
     es, ee = [], []
     for u in utts:
-        picks = R.decode([R.spread(R.option_scores(j, w["noisy"]), R.SPREAD_NOISY) if "noisy" in w and j.noisy
-                          else R.spread(R.option_scores(j, w), R.SPREAD) for j in u["js"]])
+        picks = R.decode([R.spread_scores(j, w["noisy"] if "noisy" in w and j.noisy else w, w) for j in u["js"]])
         for j, (e, s) in zip(u["js"], picks, strict=True):
             if j.gold_s is not None and j.x_start is not None:
                 es.append((s - j.gold_s) * R.GRID_SECONDS * 1000)

@@ -54,7 +54,8 @@ from ..types import TokenSpan
 from .words import Refiner
 
 __all__ = ["AcousticGrid", "Junction", "boundary_refiner", "decode", "junctions", "load_weights", "noisy_junctions",
-           "phone_class", "refinable", "refine_words", "scorers", "speech_on_grid", "spread"]
+           "phone_class", "refinable", "refine_words", "scorers", "speech_on_grid", "spread",
+           "spread_scores"]
 
 SAMPLE_RATE = 16_000
 GRID_HOP = 80  # samples: a 5 ms grid
@@ -563,6 +564,12 @@ def spread(option: tuple[np.ndarray, np.ndarray, np.ndarray], width: float) -> t
     return ends, starts, np.log(near[ie, is_] + 1e-300) + top
 
 
+def spread_scores(j: Junction, chosen: Mapping, weights: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`option_scores` of junction `j` with the set `chosen` (`weights` or its noisy set), spread
+    by that set's width (SPREAD_NOISY for the noisy scorers, else SPREAD)."""
+    return spread(option_scores(j, chosen), SPREAD_NOISY if chosen is weights.get("noisy") else SPREAD)
+
+
 @functools.lru_cache(maxsize=64)
 def _gauss(n: int, width: float) -> np.ndarray:
     """(n, n) Gaussian weights of grid distance, `width` steps wide (symmetric; a junction's side
@@ -626,8 +633,7 @@ def refine_words(
                    speech)
     # The noisy scorers read the detector's probability: without it, the clean ones everywhere.
     chosen = scorers(js, grid, weights) if speech is not None else [weights] * len(js)
-    picks = decode([spread(option_scores(j, w), SPREAD_NOISY if w is weights.get("noisy") else SPREAD)
-                    for j, w in zip(js, chosen, strict=True)])
+    picks = decode([spread_scores(j, w, weights) for j, w in zip(js, chosen, strict=True)])
     return [(picks[i][1] * GRID_SECONDS, picks[i + 1][0] * GRID_SECONDS) for i in range(len(words))]
 
 
